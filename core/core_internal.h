@@ -1,0 +1,203 @@
+/* core's private contract: the loop and task records, parking, timers,
+ * operations, and the backend interface that uring/ implements.
+ * Names here are urt__* (internal but not static), never exported. */
+#ifndef URT_CORE_INTERNAL_H
+#define URT_CORE_INTERNAL_H
+
+#include <stdbool.h>
+#include "urt_core.h"
+#include "urt_sync.h"
+#include "arch/ctxsw.h"
+#include "fault.h"
+#include "ctx_internal.h" /* core depends on ctx: a task owns its context */
+
+#define URT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define URT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define URT_NO_DEADLINE UINT64_MAX
+#define URT_NAME_MAX 32
+
+/* ---- timers: a min-heap of deadlines, one per parked task ------------- */
+typedef struct urt_timer {
+	uint64_t when;     /* absolute, in loop time */
+	unsigned heap_idx; /* position in loop->heap, URT_TIMER_IDLE if not armed */
+	void (*fire)(urt_loop *l, struct urt_timer *t);
+} urt_timer;
+#define URT_TIMER_IDLE (~0u)
+
+void urt__timer_arm(urt_loop *l, urt_timer *t, uint64_t when);
+void urt__timer_disarm(urt_loop *l, urt_timer *t);
+/* ns until the earliest timer (0 if due), URT_NO_DEADLINE if none. */
+uint64_t urt__timer_next(urt_loop *l, uint64_t now);
+void urt__timers_fire(urt_loop *l, uint64_t now);
+/* Make room for n armed timers, so arming never fails. Returns 0 or -1. */
+int urt__timer_reserve(urt_loop *l, unsigned n);
+
+/* ---- stacks ------------------------------------------------------------ */
+typedef struct urt_stack {
+	void *base;        /* lowest mapped address (the guard page) */
+	size_t size;       /* whole mapping, guard included */
+	unsigned vg_id;    /* valgrind stack id */
+	struct urt_stack *next_free; /* pool link */
+} urt_stack;
+
+size_t urt__page_size(void);
+size_t urt__stack_round(size_t size);
+/* A stack of at least size bytes (pooled when it is the default size). */
+int urt__stack_get(urt_loop *l, size_t size, urt_stack **out);
+void urt__stack_put(urt_loop *l, urt_stack *s);
+void urt__stack_bounds(const urt_stack *s, void **lo, size_t *size);
+void urt__stack_pool_drain(urt_loop *l);
+/* Per loop thread: SIGSEGV handler and alternate signal stack. */
+int urt__stack_thread_init(void **altstack);
+void urt__stack_thread_fini(void *altstack);
+
+/* ---- tasks ------------------------------------------------------------- */
+enum urt_task_state { URT_T_READY, URT_T_RUNNING, URT_T_PARKED, URT_T_DONE, URT_T_FREE };
+enum {
+	URT_TF_DETACHED = 1u << 0,
+	URT_TF_JOINED = 1u << 1,   /* a join has claimed it */
+	URT_TF_CANCELLED = 1u << 2,
+	URT_TF_SYSTEM = 1u << 3,   /* internal task: does not keep urt_run alive */
+};
+
+/* Called when a parked task must stop waiting (cancel: -ECANCELED, deadline:
+ * -ETIME). It must make sure urt__wake(t, ...) follows: at once (a wait
+ * queue) or when the kernel's completion arrives (an operation). */
+typedef void (*urt_interrupt_fn)(urt_task *t, int err);
+
+struct urt__waiter {          /* one parked task in a urt_waitq */
+	struct urt__waiter *next, *prev;
+	urt_task *task;
+	void *data;               /* primitive-specific (channel item pointer) */
+	urt_waitq *q;             /* queue it is on, NULL once removed */
+};
+
+struct urt_task {
+	urt_ctxsw regs;           /* saved registers; first for cheap access */
+	urt_loop *loop;
+	urt_task *next_ready;     /* ready-queue link */
+	enum urt_task_state state;
+	unsigned flags;           /* URT_TF_* */
+	urt_task_fn fn;
+	void *arg;
+	void *result;             /* fn's return value */
+	int wake_res;             /* what the waker passed to urt__wake */
+	urt_interrupt_fn interrupt; /* set while parked interruptibly */
+	void *wait_obj;           /* what it waits on (op, waiter), for interrupt and dumps */
+	const char *wait_what;    /* short description of the wait, for dumps */
+	urt_timer timer;          /* fires at min(wake-up time, deadline) while parked */
+	uint64_t wake_at;         /* the park's own wake-up time (sleep), or NO_DEADLINE */
+	uint64_t deadline;        /* effective deadline, URT_NO_DEADLINE if none */
+	urt_deadline *deadline_top; /* innermost scope */
+	urt_waitq done_waiters;   /* joiners and wait_all/any callers */
+	urt_stack *stack;
+	urt_ctx *ctx;             /* the task's context variables (ctx/), may be NULL */
+	uint64_t id;
+	void *san_fake_stack;     /* ASan fake-stack handle across switches */
+	void *tsan_fiber;         /* TSan fiber */
+	urt_task *next_free;      /* record pool link */
+	urt_task *all_next, *all_prev; /* every live task of the loop (dumps, deadlock) */
+	char name[URT_NAME_MAX];
+};
+
+/* ---- operations: one in-flight io_uring request ------------------------ */
+typedef struct urt_op {
+	/* called for each CQE whose user_data points here */
+	void (*complete)(struct urt_op *op, int res, unsigned cqe_flags);
+	urt_task *task;           /* task parked on it, if any */
+	int interrupted;          /* -ETIME/-ECANCELED once a cancel was sent */
+	int res;
+} urt_op;
+
+/* ---- the loop ---------------------------------------------------------- */
+struct urt_backend;
+
+struct urt_loop {
+	urt_ctxsw main_ctx;       /* the loop thread's own context (scheduler) */
+	urt_task *current;        /* running task, NULL in the scheduler */
+	urt_task *ready_head, *ready_tail;
+	unsigned nready;
+	unsigned budget;          /* task-to-task switches left before the loop polls */
+	urt_timer **heap;         /* timer min-heap */
+	unsigned nheap, heap_cap;
+	struct urt_backend *backend; /* uring/ */
+	uint64_t id;
+	unsigned tasks_alive;     /* user tasks not yet finished */
+	unsigned system_alive;    /* loop-internal tasks not yet finished */
+	unsigned ntasks;          /* task records in use (each may arm one timer) */
+	unsigned inflight;        /* operations awaiting a CQE (user-visible work) */
+	unsigned external;        /* outside sources that may still wake tasks (offload) */
+	urt_task *dead;           /* finished task whose stack is released after the switch */
+	urt_task *all;            /* list of every task not yet freed */
+	bool deadlocked;          /* every task waited forever: they were cancelled */
+	urt_task *free_tasks, *free_tasks_tail; /* FIFO record pool */
+	urt_stack *free_stacks;   /* stack pool (default size only) */
+	unsigned nfree_stacks;
+	urt_config cfg;           /* effective configuration */
+	uint64_t virtual_now;     /* paused-time clock */
+	void *main_fake_stack;    /* ASan bookkeeping for the scheduler context */
+	const void *main_stack_bottom;
+	size_t main_stack_size;
+	void *main_tsan_fiber;
+	urt_loop_stats stats;
+};
+
+/* ---- switching (switch.c) ---------------------------------------------- */
+void urt__switch_init(urt_loop *l);
+void urt__switch_task_created(urt_task *t);
+/* First call on a new task's stack. */
+void urt__switch_arrived(urt_loop *l);
+/* Run `to` (NULL: the scheduler) instead of `from` (NULL: the scheduler). */
+void urt__switch(urt_loop *l, urt_task *from, urt_task *to);
+/* Return a finished, unobservable task record to the pool. */
+void urt__task_free(urt_loop *l, urt_task *t);
+/* The task (or NULL for the scheduler) a parking/yielding task hands over to. */
+urt_task *urt__next(urt_loop *l);
+void urt__ready_push(urt_loop *l, urt_task *t);
+
+/* Print what went wrong and abort: for broken invariants only. */
+_Noreturn void urt__fatal(const char *what, int err);
+
+/* The loop of this thread (NULL if none). */
+urt_loop *urt__loop(void);
+uint64_t urt__now(urt_loop *l);
+
+/* ---- parking ----------------------------------------------------------- */
+/* Check the running task may block: -EPERM outside a task, -ECANCELED,
+ * -ETIME. Returns 0 and sets *lp, *tp when it may. */
+int urt__may_block(urt_loop **lp, urt_task **tp);
+/* Park the running task until urt__wake(). wake_at is an absolute time at
+ * which the park ends with 0 (sleep), or URT_NO_DEADLINE. The deadline
+ * calls interrupt(t, -ETIME); a cancel calls interrupt(t, -ECANCELED).
+ * Returns the result passed to urt__wake. */
+int urt__park(urt_loop *l, urt_task *t, urt_interrupt_fn interrupt, void *wait_obj,
+	      const char *what, uint64_t wake_at);
+/* Make a parked task ready with result res (idempotent per park). */
+void urt__wake(urt_task *t, int res);
+
+/* Wait queues (FIFO) built on parking. */
+void urt__waitq_push(urt_waitq *q, struct urt__waiter *w);
+void urt__waitq_remove(struct urt__waiter *w);
+struct urt__waiter *urt__waitq_pop(urt_waitq *q);
+/* Park on q with waiter w (w->data set by caller). Returns the wake result. */
+int urt__waitq_wait(urt_loop *l, urt_task *t, urt_waitq *q, struct urt__waiter *w,
+		    const char *what);
+/* Wake every waiter with res. */
+void urt__waitq_wake_all(urt_waitq *q, int res);
+
+/* Spawn a task that does not keep urt_run alive (loop-internal service). */
+int urt__spawn_system(urt_loop *l, urt_task **out, urt_task_fn fn, void *arg, const char *name);
+
+/* ---- backend: implemented by uring/ ------------------------------------ */
+/* Set up the ring for l with l->cfg. Returns 0 or -errno. */
+int urt__backend_init(urt_loop *l);
+/* Tear down; called when no operation is in flight any more. */
+void urt__backend_fini(urt_loop *l);
+/* Submit what is queued and reap completions, waiting up to timeout_ns
+ * (0: do not wait, URT_NO_DEADLINE: until something completes). Calls
+ * op->complete for each CQE. Returns 0 or -errno (fatal). */
+int urt__backend_poll(urt_loop *l, uint64_t timeout_ns);
+/* Ask the kernel to cancel op; its CQE still arrives later. */
+void urt__backend_cancel(urt_loop *l, urt_op *op);
+
+#endif

@@ -1,0 +1,35 @@
+/* Fault injection (URT_FAULT_INJECTION builds only): fail the N-th call at
+ * a site with a chosen -errno. Tests drive it through urt_fault_set(). */
+#ifdef URT_FAULT_INJECTION
+#include "core_internal.h"
+
+#include <stdatomic.h>
+
+static struct {
+	_Atomic long countdown; /* calls left before the failure; <= 0 = off */
+	_Atomic int err;
+} sites[URT_FAULT_NSITES];
+
+/* Make the nth next call (1 = the next one) at site fail with err
+ * (negative errno); n = 0 disarms. Returns 0 or -EINVAL. */
+URT_API int urt_fault_set(int site, long nth, int err);
+int urt_fault_set(int site, long nth, int err)
+{
+	if (site < 0 || site >= URT_FAULT_NSITES || err >= 0)
+		return -22;
+	atomic_store(&sites[site].err, err);
+	atomic_store(&sites[site].countdown, nth);
+	return 0;
+}
+
+int urt__fault(enum urt_fault_site site)
+{
+	if (atomic_load_explicit(&sites[site].countdown, memory_order_relaxed) <= 0)
+		return 0;
+	if (atomic_fetch_sub(&sites[site].countdown, 1) == 1)
+		return atomic_load(&sites[site].err);
+	return 0;
+}
+#else
+typedef int urt_fault_injection_disabled; /* keeps the unit non-empty */
+#endif

@@ -1,0 +1,24 @@
+/* Fault-injection seams. In a build with URT_FAULT_INJECTION, every
+ * allocation, stack mapping, ring set-up, SQE acquisition, io_uring_enter
+ * and eventfd write asks urt__fault(site) first; a test can make the N-th
+ * call at a site fail with a chosen -errno. In other builds it is 0. */
+#ifndef URT_FAULT_H
+#define URT_FAULT_H
+
+enum urt_fault_site {
+	URT_FAULT_ALLOC,      /* malloc/calloc of urt records */
+	URT_FAULT_STACK,      /* mmap of a task stack */
+	URT_FAULT_RING,       /* io_uring set-up */
+	URT_FAULT_SQE,        /* SQE acquisition (forces a flush) */
+	URT_FAULT_ENTER,      /* io_uring_enter */
+	URT_FAULT_EVENTFD,    /* eventfd write */
+	URT_FAULT_NSITES
+};
+
+#ifdef URT_FAULT_INJECTION
+int urt__fault(enum urt_fault_site site);
+#else
+static inline int urt__fault(enum urt_fault_site site) { (void)site; return 0; }
+#endif
+
+#endif

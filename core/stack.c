@@ -1,0 +1,203 @@
+/* Task stacks: mmap'd with a guard page below, pooled for reuse, and a
+ * SIGSEGV handler that names the task whose stack overflowed. */
+#include "core_internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define URT_VALGRIND 1
+#endif
+#endif
+
+size_t urt__page_size(void)
+{
+	static size_t page;
+	if (!page)
+		page = (size_t)sysconf(_SC_PAGESIZE);
+	return page;
+}
+
+/* The stack record lives at the top of its own mapping. */
+static urt_stack *stack_map(size_t size)
+{
+	if (urt__fault(URT_FAULT_STACK))
+		return NULL;
+	void *base = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (base == MAP_FAILED)
+		return NULL;
+	if (mprotect(base, urt__page_size(), PROT_NONE) != 0) {
+		munmap(base, size);
+		return NULL;
+	}
+	urt_stack *s = (urt_stack *)((char *)base + size) - 1;
+	s->base = base;
+	s->size = size;
+	s->next_free = NULL;
+#ifdef URT_VALGRIND
+	s->vg_id = VALGRIND_STACK_REGISTER((char *)base + urt__page_size(), (char *)s);
+#endif
+	return s;
+}
+
+static void stack_unmap(urt_stack *s)
+{
+#ifdef URT_VALGRIND
+	VALGRIND_STACK_DEREGISTER(s->vg_id);
+#endif
+	munmap(s->base, s->size);
+}
+
+size_t urt__stack_round(size_t size)
+{
+	size_t page = urt__page_size();
+	if (size < 16 * 1024)
+		size = 16 * 1024;
+	return ((size + page - 1) & ~(page - 1)) + page; /* + guard */
+}
+
+int urt__stack_get(urt_loop *l, size_t size, urt_stack **out)
+{
+	size = urt__stack_round(size);
+	if (size == urt__stack_round(l->cfg.stack_size) && l->free_stacks) {
+		urt_stack *s = l->free_stacks;
+		l->free_stacks = s->next_free;
+		l->nfree_stacks--;
+		*out = s;
+		return 0;
+	}
+	*out = stack_map(size);
+	return *out ? 0 : -ENOMEM;
+}
+
+void urt__stack_put(urt_loop *l, urt_stack *s)
+{
+	if (s->size == urt__stack_round(l->cfg.stack_size) && l->nfree_stacks < l->cfg.stack_pool) {
+		s->next_free = l->free_stacks;
+		l->free_stacks = s;
+		l->nfree_stacks++;
+		return;
+	}
+	stack_unmap(s);
+}
+
+/* Usable stack for the context switch: above the guard, below the record. */
+void urt__stack_bounds(const urt_stack *s, void **lo, size_t *size)
+{
+	*lo = (char *)s->base + urt__page_size();
+	*size = (size_t)((const char *)s - (const char *)*lo);
+}
+
+void urt__stack_pool_drain(urt_loop *l)
+{
+	while (l->free_stacks) {
+		urt_stack *s = l->free_stacks;
+		l->free_stacks = s->next_free;
+		stack_unmap(s);
+	}
+	l->nfree_stacks = 0;
+}
+
+/* ---- overflow detection ------------------------------------------------ */
+
+static struct sigaction old_segv;
+static pthread_once_t segv_once = PTHREAD_ONCE_INIT;
+
+static size_t fmt_u64(char *p, uint64_t v)
+{
+	char tmp[24];
+	size_t n = 0, i = 0;
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n)
+		p[i++] = tmp[--n];
+	return i;
+}
+
+static void say_overflow(const urt_task *t)
+{
+	char msg[160];
+	size_t n = 0;
+	static const char a[] = "urt: stack overflow in task ", b[] = " \"", c[] = "\"; aborting\n";
+	memcpy(msg + n, a, sizeof a - 1), n += sizeof a - 1;
+	n += fmt_u64(msg + n, t->id);
+	memcpy(msg + n, b, sizeof b - 1), n += sizeof b - 1;
+	size_t len = strnlen(t->name, URT_NAME_MAX);
+	memcpy(msg + n, t->name, len), n += len;
+	memcpy(msg + n, c, sizeof c - 1), n += sizeof c - 1;
+	ssize_t w = write(STDERR_FILENO, msg, n);
+	(void)w;
+}
+
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+	urt_loop *l = urt__loop();
+	urt_task *t = l ? l->current : NULL;
+	if (t && t->stack) {
+		char *guard = t->stack->base, *addr = si->si_addr;
+		/* the guard page, or just below it (a large frame can skip over) */
+		if (addr < guard + urt__page_size() && addr + 64 * 1024 >= guard) {
+			say_overflow(t);
+			signal(SIGABRT, SIG_DFL);
+			abort();
+		}
+	}
+	/* not ours: hand over to whoever had SIGSEGV before */
+	if (old_segv.sa_flags & SA_SIGINFO) {
+		old_segv.sa_sigaction(sig, si, uc);
+	} else if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN) {
+		old_segv.sa_handler(sig);
+	} else {
+		signal(sig, SIG_DFL); /* the faulting instruction re-runs and kills us */
+	}
+}
+
+static void install_segv(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_segv;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &old_segv);
+}
+
+/* Each loop thread needs an alternate signal stack: the overflowed stack
+ * has no room left for the handler. */
+int urt__stack_thread_init(void **altstack)
+{
+	pthread_once(&segv_once, install_segv);
+	stack_t cur;
+	*altstack = NULL;
+	if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE))
+		return 0; /* the application already gave this thread one */
+	size_t size = 64 * 1024;
+	void *p = malloc(size);
+	if (!p)
+		return -ENOMEM;
+	stack_t ss = {.ss_sp = p, .ss_size = size, .ss_flags = 0};
+	if (sigaltstack(&ss, NULL) != 0) {
+		free(p);
+		return -errno;
+	}
+	*altstack = p;
+	return 0;
+}
+
+void urt__stack_thread_fini(void *altstack)
+{
+	if (!altstack)
+		return;
+	stack_t ss = {.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE};
+	sigaltstack(&ss, NULL);
+	free(altstack);
+}

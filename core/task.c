@@ -1,0 +1,353 @@
+/* Tasks: spawn, the ready queue, parking and waking, join, detach,
+ * cancel, yield. */
+#include "core_internal.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Switches a task may hand over directly to the next ready task before
+ * the scheduler polls the ring again (or more, if more were ready). */
+#define URT_MIN_BUDGET 256
+
+static _Atomic uint64_t next_task_id = 1;
+
+void urt__ready_push(urt_loop *l, urt_task *t)
+{
+	t->next_ready = NULL;
+	if (l->ready_tail)
+		l->ready_tail->next_ready = t;
+	else
+		l->ready_head = t;
+	l->ready_tail = t;
+	l->nready++;
+}
+
+static urt_task *ready_pop(urt_loop *l)
+{
+	urt_task *t = l->ready_head;
+	l->ready_head = t->next_ready;
+	if (!l->ready_head)
+		l->ready_tail = NULL;
+	l->nready--;
+	t->state = URT_T_RUNNING;
+	return t;
+}
+
+urt_task *urt__next(urt_loop *l)
+{
+	if (l->budget && l->nready) {
+		l->budget--;
+		return ready_pop(l);
+	}
+	return NULL;
+}
+
+void urt__run_ready(urt_loop *l)
+{
+	if (!l->nready)
+		return;
+	l->budget = l->nready > URT_MIN_BUDGET ? l->nready : URT_MIN_BUDGET;
+	l->budget--;
+	urt__switch(l, NULL, ready_pop(l));
+}
+
+/* ---- records ----------------------------------------------------------- */
+
+/* FIFO reuse: a stale handle (joined twice, say) most likely still points
+ * at a FREE record and is refused, rather than at a new task. */
+static urt_task *task_alloc(urt_loop *l)
+{
+	urt_task *t = l->free_tasks;
+	if (t) {
+		l->free_tasks = t->next_free;
+		if (!l->free_tasks)
+			l->free_tasks_tail = NULL;
+	} else {
+		t = urt__fault(URT_FAULT_ALLOC) ? NULL : malloc(sizeof *t);
+		if (!t)
+			return NULL;
+	}
+	memset(t, 0, sizeof *t);
+	return t;
+}
+
+void urt__task_free(urt_loop *l, urt_task *t)
+{
+	urt_ctx_release(t->ctx);
+	t->ctx = NULL;
+	t->state = URT_T_FREE;
+	if (t->all_prev)
+		t->all_prev->all_next = t->all_next;
+	else
+		l->all = t->all_next;
+	if (t->all_next)
+		t->all_next->all_prev = t->all_prev;
+	l->ntasks--;
+	t->next_free = NULL;
+	if (l->free_tasks_tail)
+		l->free_tasks_tail->next_free = t;
+	else
+		l->free_tasks = t;
+	l->free_tasks_tail = t;
+}
+
+void urt__task_pool_drain(urt_loop *l)
+{
+	while (l->all)
+		urt__task_free(l, l->all);
+	urt_task *t = l->free_tasks;
+	while (t) {
+		urt_task *next = t->next_free;
+		free(t);
+		t = next;
+	}
+	l->free_tasks = l->free_tasks_tail = NULL;
+}
+
+/* ---- life of a task ---------------------------------------------------- */
+
+static void task_fire(urt_loop *l, urt_timer *tm);
+
+static _Noreturn void task_exit(urt_task *t)
+{
+	urt_loop *l = t->loop;
+	t->state = URT_T_DONE;
+	urt__waitq_wake_all(&t->done_waiters, 0);
+	if (t->flags & URT_TF_SYSTEM)
+		l->system_alive--;
+	else
+		l->tasks_alive--;
+	l->stats.alive--;
+	l->dead = t; /* its stack is released once we are off it */
+	urt_task *next = urt__next(l);
+	urt__switch(l, t, next);
+	__builtin_unreachable();
+}
+
+static void task_entry(void *p)
+{
+	urt_task *t = p;
+	urt__switch_arrived(t->loop);
+	t->result = t->fn(t->arg);
+	task_exit(t);
+}
+
+int urt__spawn_on(urt_loop *l, urt_task **out, urt_task_fn fn, void *arg,
+		  const urt_task_opts *o, unsigned flags)
+{
+	if (urt__timer_reserve(l, l->ntasks + 1) != 0)
+		return -ENOMEM;
+	urt_task *t = task_alloc(l);
+	if (!t)
+		return -ENOMEM;
+	size_t size = o && o->stack_size ? o->stack_size : l->cfg.stack_size;
+	int r = urt__stack_get(l, size, &t->stack);
+	if (r < 0) {
+		free(t);
+		return r;
+	}
+	t->loop = l;
+	t->fn = fn;
+	t->arg = arg;
+	t->flags = flags | (out ? 0 : URT_TF_DETACHED);
+	t->id = atomic_fetch_add_explicit(&next_task_id, 1, memory_order_relaxed);
+	t->deadline = URT_NO_DEADLINE;
+	t->wake_at = URT_NO_DEADLINE;
+	t->timer.heap_idx = URT_TIMER_IDLE;
+	t->timer.fire = task_fire;
+	const char *name = o && o->name ? o->name : "task";
+	strncpy(t->name, name, URT_NAME_MAX - 1);
+	t->ctx = urt__ctx_for_spawn(o ? o->ctx : NULL);
+	void *lo;
+	size_t usable;
+	urt__stack_bounds(t->stack, &lo, &usable);
+	urt__ctx_make(&t->regs, lo, usable, task_entry, t);
+	urt__switch_task_created(t);
+	t->all_next = l->all;
+	if (l->all)
+		l->all->all_prev = t;
+	l->all = t;
+	l->ntasks++;
+	if (flags & URT_TF_SYSTEM)
+		l->system_alive++;
+	else
+		l->tasks_alive++;
+	l->stats.spawned++;
+	l->stats.alive++;
+	t->state = URT_T_READY;
+	urt__ready_push(l, t);
+	if (out)
+		*out = t;
+	return 0;
+}
+
+int urt_spawn(urt_task **out, urt_task_fn fn, void *arg, const urt_task_opts *opts)
+{
+	urt_loop *l = urt__loop();
+	if (!l)
+		return -EPERM;
+	if (!fn)
+		return -EINVAL;
+	return urt__spawn_on(l, out, fn, arg, opts, 0);
+}
+
+int urt__spawn_system(urt_loop *l, urt_task **out, urt_task_fn fn, void *arg, const char *name)
+{
+	urt_task_opts o = {.name = name};
+	return urt__spawn_on(l, out, fn, arg, &o, URT_TF_SYSTEM);
+}
+
+/* ---- parking ----------------------------------------------------------- */
+
+int urt__may_block(urt_loop **lp, urt_task **tp)
+{
+	urt_loop *l = urt__loop();
+	if (URT_UNLIKELY(!l || !l->current))
+		return -EPERM;
+	urt_task *t = l->current;
+	if (URT_UNLIKELY(t->flags & URT_TF_CANCELLED))
+		return -ECANCELED;
+	if (t->deadline != URT_NO_DEADLINE && urt__now(l) >= t->deadline)
+		return -ETIME;
+	*lp = l;
+	*tp = t;
+	return 0;
+}
+
+int urt__park(urt_loop *l, urt_task *t, urt_interrupt_fn interrupt, void *wait_obj,
+	      const char *what, uint64_t wake_at)
+{
+	t->state = URT_T_PARKED;
+	t->interrupt = interrupt;
+	t->wait_obj = wait_obj;
+	t->wait_what = what;
+	t->wake_at = wake_at;
+	uint64_t when = wake_at < t->deadline ? wake_at : t->deadline;
+	if (when != URT_NO_DEADLINE)
+		urt__timer_arm(l, &t->timer, when);
+	urt__switch(l, t, urt__next(l));
+	return t->wake_res;
+}
+
+void urt__wake(urt_task *t, int res)
+{
+	if (t->state != URT_T_PARKED)
+		return;
+	urt_loop *l = t->loop;
+	t->state = URT_T_READY;
+	t->wake_res = res;
+	t->interrupt = NULL;
+	t->wait_obj = NULL;
+	t->wait_what = NULL;
+	urt__timer_disarm(l, &t->timer);
+	urt__ready_push(l, t);
+}
+
+/* Stop a park early: the interrupt function decides how the wait ends. */
+static void interrupt(urt_task *t, int err)
+{
+	urt_interrupt_fn fn = t->interrupt;
+	if (!fn)
+		return; /* already interrupted, or not interruptible */
+	t->interrupt = NULL;
+	urt__timer_disarm(t->loop, &t->timer);
+	fn(t, err);
+}
+
+/* The park's timer: its own wake-up time (sleep) or the deadline. */
+static void task_fire(urt_loop *l, urt_timer *tm)
+{
+	urt_task *t = (urt_task *)((char *)tm - offsetof(urt_task, timer));
+	if (t->wake_at <= urt__now(l))
+		urt__wake(t, 0);
+	else
+		interrupt(t, -ETIME);
+}
+
+/* ---- the public task calls --------------------------------------------- */
+
+static int check_handle(urt_task *t)
+{
+	urt_loop *l = urt__loop();
+	if (!t || !l || t->loop != l || t->state == URT_T_FREE)
+		return -EINVAL;
+	return 0;
+}
+
+int urt_join(urt_task *t, void **result)
+{
+	urt_loop *l = urt__loop();
+	if (!l || !l->current)
+		return -EPERM;
+	if (check_handle(t) != 0 || (t->flags & (URT_TF_DETACHED | URT_TF_JOINED)))
+		return -EINVAL;
+	if (t == l->current)
+		return -EDEADLK;
+	if (t->state != URT_T_DONE) {
+		urt_task *self;
+		int r = urt__may_block(&l, &self);
+		if (r < 0)
+			return r;
+		struct urt__waiter w = {0};
+		t->flags |= URT_TF_JOINED; /* a second joiner is refused */
+		r = urt__waitq_wait(l, self, &t->done_waiters, &w, "join");
+		if (r < 0 && t->state != URT_T_DONE) {
+			t->flags &= ~URT_TF_JOINED;
+			return r;
+		}
+	}
+	if (result)
+		*result = t->result;
+	int r = (t->flags & URT_TF_CANCELLED) ? -ECANCELED : 0;
+	if (!l->dead || l->dead != t)
+		urt__task_free(l, t);
+	else
+		t->flags |= URT_TF_DETACHED; /* freed with its stack */
+	return r;
+}
+
+int urt_detach(urt_task *t)
+{
+	if (check_handle(t) != 0 || (t->flags & (URT_TF_DETACHED | URT_TF_JOINED)))
+		return -EINVAL;
+	if (t->state == URT_T_DONE && t->loop->dead != t)
+		urt__task_free(t->loop, t);
+	else
+		t->flags |= URT_TF_DETACHED;
+	return 0;
+}
+
+int urt_cancel(urt_task *t)
+{
+	if (check_handle(t) != 0)
+		return -EINVAL;
+	if (t->state == URT_T_DONE)
+		return 0;
+	t->flags |= URT_TF_CANCELLED;
+	if (t->state == URT_T_PARKED)
+		interrupt(t, -ECANCELED);
+	return 0;
+}
+
+int urt_yield(void)
+{
+	urt_loop *l = urt__loop();
+	if (!l || !l->current)
+		return -EPERM;
+	urt_task *t = l->current;
+	t->state = URT_T_READY;
+	urt__ready_push(l, t);
+	urt__switch(l, t, urt__next(l));
+	return (t->flags & URT_TF_CANCELLED) ? -ECANCELED : 0;
+}
+
+urt_task *urt_self(void)
+{
+	urt_loop *l = urt__loop();
+	return l ? l->current : NULL;
+}
+
+uint64_t urt_task_id(const urt_task *t) { return t ? t->id : 0; }
+const char *urt_task_name(const urt_task *t) { return t ? t->name : NULL; }

@@ -1,0 +1,11 @@
+/* urt: one include for the whole runtime. Each module's header lists its
+ * calls grouped, each with what it returns. */
+#ifndef URT_H
+#define URT_H
+
+#include "urt_version.h"
+#include "urt_core.h"  /* loop, tasks, time, deadlines, cancellation */
+#include "urt_sync.h"  /* event, mutex, semaphore, channel, wait all/any */
+#include "urt_io.h"    /* io_uring-backed file and socket calls */
+
+#endif

@@ -1,0 +1,172 @@
+/* urt core: the loop, tasks, time, deadlines and cancellation.
+ *
+ * Conventions (all of urt): functions return >= 0 on success and -errno on
+ * failure; nothing sets errno. A "blocking call" is any call that may park the
+ * calling task (I/O, sleep, join, sync waits). Every blocking call:
+ *   - returns -EPERM when called outside a task;
+ *   - returns -ECANCELED once the task has been cancelled;
+ *   - returns -ETIME once the innermost deadline scope has expired.
+ */
+#ifndef URT_CORE_H
+#define URT_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "urt_version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define URT_API __attribute__((visibility("default")))
+#else
+#define URT_API
+#endif
+
+typedef struct urt_loop urt_loop;
+typedef struct urt_task urt_task;
+typedef struct urt_ctx urt_ctx; /* see urt_ctx.h */
+
+/* A task body. Its return value is what urt_join() hands back. */
+typedef void *(*urt_task_fn)(void *arg);
+
+/* ---- configuration ---------------------------------------------------- */
+
+enum {
+	URT_CFG_NO_SINGLE_ISSUER = 1u << 0, /* force the fallback without IORING_SETUP_SINGLE_ISSUER */
+	URT_CFG_NO_DEFER_TASKRUN = 1u << 1, /* ... without IORING_SETUP_DEFER_TASKRUN */
+	URT_CFG_NO_COOP_TASKRUN = 1u << 2,  /* ... without IORING_SETUP_COOP_TASKRUN */
+	URT_CFG_NO_REGISTERED_FD = 1u << 3, /* ... without a registered ring fd */
+	URT_CFG_NO_EXT_ARG = 1u << 4,       /* ... wait with a TIMEOUT SQE instead of EXT_ARG */
+	URT_CFG_NO_OP_SOCKET = 1u << 5,     /* ... socket(2) instead of IORING_OP_SOCKET */
+	URT_CFG_PAUSED_TIME = 1u << 8,      /* virtual clock (reserved for the harness issue) */
+};
+
+/* Settings for urt_run(); a zeroed struct (or NULL) means defaults. */
+typedef struct urt_config {
+	unsigned ring_entries; /* SQ size; 0 = 256. CQ is 4x. */
+	unsigned flags;        /* URT_CFG_* */
+	size_t stack_size;     /* default task stack; 0 = 64 KiB */
+	unsigned stack_pool;   /* stacks kept for reuse; 0 = 256 */
+} urt_config;
+
+/* ---- the loop ---------------------------------------------------------- */
+
+/* Create a loop on the calling thread, run fn(arg) as its main task, and
+ * return once it and every task spawned under it have finished; then tear
+ * the loop down. *result (if non-NULL) receives the main task's return.
+ * Returns 0; -EBUSY if this thread already runs a loop (also from inside a
+ * task); -EINVAL if fn is NULL; -ENOMEM; -ENOSYS / -EPERM if io_uring is
+ * unavailable (old kernel, seccomp); -EDEADLK if every remaining task waited
+ * on something nothing could ever signal (they were cancelled so they could
+ * finish). */
+URT_API int urt_run(urt_task_fn fn, void *arg, const urt_config *cfg, void **result);
+
+/* The loop running on this thread, or NULL. Never creates a loop. */
+URT_API urt_loop *urt_loop_current(void);
+
+/* The loop's id (unique in the process, starts at 1). */
+URT_API uint64_t urt_loop_id(const urt_loop *loop);
+
+/* Counters every loop keeps. Cheap enough to stay on. */
+typedef struct urt_loop_stats {
+	uint64_t ticks;          /* loop iterations */
+	uint64_t enters;         /* io_uring_enter system calls */
+	uint64_t sqes;           /* SQEs submitted */
+	uint64_t cqes;           /* CQEs reaped */
+	uint64_t sq_full;        /* flushes forced by a full SQ */
+	uint64_t cq_overflow;    /* times the kernel reported CQ overflow */
+	uint64_t switches;       /* context switches */
+	uint64_t spawned;        /* tasks spawned */
+	uint64_t alive;          /* tasks alive now */
+} urt_loop_stats;
+
+/* Copy loop's counters into *out (loop NULL = current loop).
+ * Returns 0, or -EINVAL (no loop, NULL out). */
+URT_API int urt_loop_stats_get(const urt_loop *loop, urt_loop_stats *out);
+
+/* ---- tasks ------------------------------------------------------------- */
+
+/* Optional spawn settings; a zeroed struct (or NULL) means defaults. */
+typedef struct urt_task_opts {
+	const char *name;  /* copied; up to 31 bytes kept; NULL = "task" */
+	size_t stack_size; /* 0 = the loop's default */
+	urt_ctx *ctx;      /* context to run in; NULL = copy of the spawner's */
+} urt_task_opts;
+
+/* Spawn fn(arg) as a new task on the current loop. It starts on a later
+ * tick (the caller keeps running). With out == NULL the task is detached.
+ * Returns 0; -EPERM outside a loop thread; -EINVAL if fn is NULL; -ENOMEM. */
+URT_API int urt_spawn(urt_task **out, urt_task_fn fn, void *arg, const urt_task_opts *opts);
+
+/* Wait for t to finish; *result (if non-NULL) gets its return value; the
+ * handle is then invalid. Returns 0; -ECANCELED if t had been cancelled
+ * (result still set); -EDEADLK joining oneself; -EINVAL for NULL, a detached
+ * or already-joined task or one of another loop; plus the blocking-call
+ * errors of the caller (then t is not joined). */
+URT_API int urt_join(urt_task *t, void **result);
+
+/* Let t run to completion unobserved; its handle becomes invalid.
+ * Returns 0, or -EINVAL (NULL, already detached or joined). */
+URT_API int urt_detach(urt_task *t);
+
+/* Ask t to stop: its current and later blocking calls return -ECANCELED.
+ * Idempotent. Returns 0, or -EINVAL (NULL, another loop's task). */
+URT_API int urt_cancel(urt_task *t);
+
+/* Let every other ready task run once. Returns 0, -EPERM outside a task,
+ * or -ECANCELED if cancelled (it yields anyway). */
+URT_API int urt_yield(void);
+
+/* The running task, or NULL outside a task. */
+URT_API urt_task *urt_self(void);
+
+/* Task id (unique per process, > 0) and name. 0 / NULL for NULL. */
+URT_API uint64_t urt_task_id(const urt_task *t);
+URT_API const char *urt_task_name(const urt_task *t);
+
+/* ---- time -------------------------------------------------------------- */
+
+#define URT_NS_PER_MS 1000000ull
+#define URT_NS_PER_SEC 1000000000ull
+
+/* Monotonic time in ns, as the current loop sees it (virtual when paused). */
+URT_API uint64_t urt_now(void);
+
+/* Park the task for ns nanoseconds. Returns 0, or a blocking-call error
+ * (-EPERM, -ECANCELED, -ETIME: the deadline came first). */
+URT_API int urt_sleep(uint64_t ns);
+
+/* ---- deadlines --------------------------------------------------------- */
+
+/* A deadline scope, kept by the caller (usually on its stack). */
+typedef struct urt_deadline {
+	uint64_t saved; /* private: the enclosing effective deadline */
+	struct urt_deadline *outer; /* private */
+} urt_deadline;
+
+/* Enter a scope in which blocking calls fail with -ETIME once timeout_ns
+ * from now has passed. Scopes nest; the nearest deadline wins.
+ * Returns 0; -EPERM outside a task; -EINVAL if d is NULL. */
+URT_API int urt_deadline_enter(urt_deadline *d, uint64_t timeout_ns);
+
+/* Leave the scope entered with d (innermost first). Returns 0, -EPERM
+ * outside a task, -EINVAL if d is not the innermost scope. */
+URT_API int urt_deadline_exit(urt_deadline *d);
+
+/* The current task's effective deadline in urt_now() time, or UINT64_MAX. */
+URT_API uint64_t urt_deadline_get(void);
+
+/* ---- errors and version ------------------------------------------------ */
+
+/* A static description of -errno values urt returns (with urt's meaning). */
+URT_API const char *urt_strerror(int err);
+
+/* The library's version string, e.g. "0.1.0". */
+URT_API const char *urt_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

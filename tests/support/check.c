@@ -1,0 +1,101 @@
+#include "check.h"
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <ftw.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int count_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	cr_assert_not_null(d, "opendir %s", path);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+int urt_test_fd_count(void) { return count_dir("/proc/self/fd") - 1; /* the DIR's own fd */ }
+int urt_test_thread_count(void) { return count_dir("/proc/self/task"); }
+
+int urt_test_map_count(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	cr_assert_not_null(f);
+	int n = 0, c;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+urt_test_baseline urt_test_baseline_take(void)
+{
+	return (urt_test_baseline){urt_test_fd_count(), urt_test_map_count(), urt_test_thread_count()};
+}
+
+void urt_test_baseline_check(urt_test_baseline b)
+{
+	cr_expect_eq(urt_test_fd_count(), b.fds, "fds left open: %d now, %d before",
+		     urt_test_fd_count(), b.fds);
+	/* mappings may merge or split by a few as the allocator works; stacks
+	 * and rings are what we look for, so allow a little slack */
+	int maps = urt_test_map_count();
+	cr_expect_leq(maps, b.maps + 4, "mappings left: %d now, %d before", maps, b.maps);
+	for (int i = 0; i < 200 && urt_test_thread_count() > b.threads; i++)
+		usleep(5000);
+	cr_expect_leq(urt_test_thread_count(), b.threads, "threads left running");
+}
+
+void *urt_test_run(urt_task_fn fn, void *arg)
+{
+	urt_test_baseline b = urt_test_baseline_take();
+	void *result = NULL;
+	int r = urt_run(fn, arg, NULL, &result);
+	cr_assert_eq(r, 0, "urt_run: %s", urt_strerror(r));
+	urt_test_baseline_check(b);
+	return result;
+}
+
+void *urt_test_run_cfg(urt_task_fn fn, void *arg, const urt_config *cfg)
+{
+	urt_test_baseline b = urt_test_baseline_take();
+	void *result = NULL;
+	int r = urt_run(fn, arg, cfg, &result);
+	cr_assert_eq(r, 0, "urt_run: %s", urt_strerror(r));
+	urt_test_baseline_check(b);
+	return result;
+}
+
+void urt_test_tmpdir(char *buf, size_t len)
+{
+	cr_assert_geq(len, 64);
+	snprintf(buf, len, "/tmp/urt-test-XXXXXX");
+	cr_assert_not_null(mkdtemp(buf), "mkdtemp");
+}
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st, (void)type, (void)ftw;
+	return remove(path);
+}
+
+void urt_test_rmtree(const char *path)
+{
+	cr_expect_eq(nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0, "rmtree %s", path);
+}
+
+int urt_test_readable(int fd)
+{
+	int n = 0;
+	cr_assert_eq(ioctl(fd, FIONREAD, &n), 0, "FIONREAD on fd %d", fd);
+	return n;
+}

@@ -1,0 +1,37 @@
+/* Shared test helpers: run a body as a urt main task and check that the
+ * process is left as clean as it was found (fds, mappings, threads). */
+#ifndef URT_TEST_CHECK_H
+#define URT_TEST_CHECK_H
+
+#include <urt.h>
+
+/* Open file descriptors of this process right now. */
+int urt_test_fd_count(void);
+/* Memory mappings of this process right now (/proc/self/maps lines). */
+int urt_test_map_count(void);
+/* Threads of this process right now. */
+int urt_test_thread_count(void);
+
+/* Snapshot of the counts above, taken before a test body. */
+typedef struct urt_test_baseline { int fds, maps, threads; } urt_test_baseline;
+urt_test_baseline urt_test_baseline_take(void);
+/* Criterion-assert that fds and mappings are back to the baseline
+ * (threads: at most the baseline, after a short grace period). */
+void urt_test_baseline_check(urt_test_baseline b);
+
+/* urt_run(fn, arg) with default config, asserting it returns 0, and
+ * checking the baseline afterwards. Returns the main task's result. */
+void *urt_test_run(urt_task_fn fn, void *arg);
+/* The same with a configuration (NULL = defaults). */
+void *urt_test_run_cfg(urt_task_fn fn, void *arg, const urt_config *cfg);
+
+/* Make a fresh directory under /tmp (mkdtemp); its path goes to buf
+ * (at least 64 bytes). Remove it with urt_test_rmtree. */
+void urt_test_tmpdir(char *buf, size_t len);
+/* Remove a directory and everything under it (plain system calls). */
+void urt_test_rmtree(const char *path);
+
+/* Bytes readable on fd right now without blocking (FIONREAD). */
+int urt_test_readable(int fd);
+
+#endif

@@ -1,0 +1,40 @@
+/* The generic I/O step: an operation record on the caller's stack, the
+ * task parked until its CQE. Cancel and deadline send an async cancel but
+ * still wait for the original CQE: the kernel may be writing into the
+ * caller's buffer until then. */
+#include "uring_internal.h"
+
+#include <errno.h>
+
+static void io_complete(urt_op *op, int res, unsigned flags)
+{
+	(void)flags;
+	op->task->loop->inflight--;
+	if (op->interrupted && res == -ECANCELED)
+		res = op->interrupted; /* -ETIME or -ECANCELED, as the caller asked */
+	urt__wake(op->task, res);
+}
+
+static void io_interrupt(urt_task *t, int err)
+{
+	urt_op *op = t->wait_obj;
+	op->interrupted = err;
+	urt__backend_cancel(t->loop, op);
+}
+
+int urt__io_begin(urt_loop **l, urt_task **t, struct io_uring_sqe **sqe)
+{
+	int r = urt__may_block(l, t);
+	if (r < 0)
+		return r;
+	*sqe = urt__sqe(*l);
+	return 0;
+}
+
+int urt__io_wait(urt_loop *l, urt_task *t, struct io_uring_sqe *sqe, const char *what)
+{
+	urt_op op = {.complete = io_complete, .task = t};
+	io_uring_sqe_set_data(sqe, &op);
+	l->inflight++;
+	return urt__park(l, t, io_interrupt, &op, what, URT_NO_DEADLINE);
+}

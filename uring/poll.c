@@ -1,0 +1,144 @@
+/* Submission and completion: the one io_uring_enter of a tick, SQE
+ * acquisition (a full SQ is flushed, never reported), and reaping CQEs in
+ * batches. */
+#include "uring_internal.h"
+
+#include <errno.h>
+
+/* Publish queued SQEs to the kernel; returns how many it has not consumed. */
+static unsigned flush_sq(struct io_uring *ring)
+{
+	struct io_uring_sq *sq = &ring->sq;
+	unsigned tail = sq->sqe_tail;
+	if (sq->sqe_head != tail) {
+		sq->sqe_head = tail;
+		io_uring_smp_store_release(sq->ktail, tail);
+	}
+	return tail - IO_URING_READ_ONCE(*sq->khead);
+}
+
+static bool cq_needs_flush(struct io_uring *ring)
+{
+	return IO_URING_READ_ONCE(*ring->sq.kflags) & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN);
+}
+
+static int enter(urt_loop *l, unsigned submit, unsigned min, unsigned flags, void *arg, size_t argsz)
+{
+	struct urt_backend *b = l->backend;
+	int fd = b->ring.ring_fd;
+	flags |= IORING_ENTER_GETEVENTS;
+	if (b->registered_fd) {
+		flags |= IORING_ENTER_REGISTERED_RING;
+		fd = b->ring.enter_ring_fd;
+	}
+	l->stats.enters++;
+	int r = urt__fault(URT_FAULT_ENTER);
+	if (r == 0)
+		r = io_uring_enter2((unsigned)fd, submit, min, flags, arg, argsz);
+	if (r > 0)
+		l->stats.sqes += (unsigned)r;
+	return r;
+}
+
+/* Copy a batch of CQEs out and release their slots before dispatching, so
+ * a completion handler may take SQEs (and even flush) safely. */
+static unsigned reap(urt_loop *l)
+{
+	struct io_uring *ring = &l->backend->ring;
+	struct { urt_op *op; int res; unsigned flags; } batch[64];
+	unsigned total = 0;
+	for (;;) {
+		unsigned n = 0, head;
+		struct io_uring_cqe *cqe;
+		io_uring_for_each_cqe(ring, head, cqe) {
+			batch[n].op = io_uring_cqe_get_data(cqe);
+			batch[n].res = cqe->res;
+			batch[n].flags = cqe->flags;
+			if (++n == 64)
+				break;
+		}
+		if (!n)
+			break;
+		io_uring_cq_advance(ring, n);
+		for (unsigned i = 0; i < n; i++)
+			if (batch[i].op)
+				batch[i].op->complete(batch[i].op, batch[i].res, batch[i].flags);
+		total += n;
+	}
+	l->stats.cqes += total;
+	return total;
+}
+
+static bool transient(int r)
+{
+	return r == -EINTR || r == -EAGAIN || r == -EBUSY || r == -ETIME;
+}
+
+struct io_uring_sqe *urt__sqe(urt_loop *l)
+{
+	struct io_uring *ring = &l->backend->ring;
+	for (;;) {
+		struct io_uring_sqe *sqe = urt__fault(URT_FAULT_SQE) ? NULL : io_uring_get_sqe(ring);
+		if (URT_LIKELY(sqe != NULL))
+			return sqe;
+		/* full (or an injected failure): submit what is queued, reap, retry */
+		l->stats.sq_full++;
+		int r = enter(l, flush_sq(ring), 0, 0, NULL, 0);
+		if (r < 0 && !transient(r))
+			urt__fatal("io_uring_enter failed while flushing a full SQ", r);
+		reap(l);
+	}
+}
+
+static void ns_to_ts(uint64_t ns, struct __kernel_timespec *ts)
+{
+	ts->tv_sec = (long long)(ns / URT_NS_PER_SEC);
+	ts->tv_nsec = (long long)(ns % URT_NS_PER_SEC);
+}
+
+int urt__backend_poll(urt_loop *l, uint64_t timeout_ns)
+{
+	struct urt_backend *b = l->backend;
+	struct io_uring *ring = &b->ring;
+	struct __kernel_timespec ts;
+	struct io_uring_getevents_arg ea = {0};
+	void *arg = NULL;
+	size_t argsz = 0;
+	unsigned flags = 0, min = 0;
+	bool wait = timeout_ns != 0 && io_uring_cq_ready(ring) == 0;
+
+	if (wait) {
+		min = 1;
+		if (timeout_ns != URT_NO_DEADLINE) {
+			ns_to_ts(timeout_ns, &ts);
+			if (b->ext_arg) {
+				ea.ts = (uint64_t)(uintptr_t)&ts;
+				flags |= IORING_ENTER_EXT_ARG;
+				arg = &ea;
+				argsz = sizeof ea;
+			} else {
+				/* count = 1: it also ends as soon as any other CQE arrives */
+				struct io_uring_sqe *sqe = urt__sqe(l);
+				io_uring_prep_timeout(sqe, &ts, 1, 0);
+				io_uring_sqe_set_data(sqe, &b->timeout_op);
+			}
+		}
+	}
+	unsigned submit = flush_sq(ring);
+	if (submit || wait || cq_needs_flush(ring)) {
+		int r = enter(l, submit, min, flags, arg, argsz);
+		if (r < 0 && !transient(r))
+			return r;
+	}
+	if (IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_CQ_OVERFLOW)
+		l->stats.cq_overflow++;
+	reap(l);
+	return 0;
+}
+
+void urt__backend_cancel(urt_loop *l, urt_op *op)
+{
+	struct io_uring_sqe *sqe = urt__sqe(l);
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
+	io_uring_sqe_set_data(sqe, NULL); /* its own CQE is of no interest */
+}

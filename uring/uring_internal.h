@@ -1,0 +1,44 @@
+/* uring/'s private contract: the backend record, SQE acquisition and the
+ * generic "submit one operation and park until its CQE" step. */
+#ifndef URT_URING_INTERNAL_H
+#define URT_URING_INTERNAL_H
+
+#include <liburing.h>
+#include "core_internal.h"
+#include "urt_io.h"
+
+struct urt_backend {
+	struct io_uring ring;
+	unsigned setup_flags;   /* IORING_SETUP_* the ring was created with */
+	bool registered_fd;     /* enter through the registered ring index */
+	bool ext_arg;           /* IORING_ENTER_EXT_ARG waits (else a TIMEOUT SQE) */
+	bool op_socket;         /* IORING_OP_SOCKET usable */
+	urt_op timeout_op;      /* completion target of fallback TIMEOUT SQEs */
+};
+
+/* An SQE for the current tick; never NULL: a full SQ is submitted first. */
+struct io_uring_sqe *urt__sqe(urt_loop *l);
+/* Check the caller may block and take an SQE. Returns 0 or the error. */
+int urt__io_begin(urt_loop **l, urt_task **t, struct io_uring_sqe **sqe);
+/* Point sqe at an operation on this stack frame, park until its CQE and
+ * return the result (deadline/cancel send an async cancel and still wait). */
+int urt__io_wait(urt_loop *l, urt_task *t, struct io_uring_sqe *sqe, const char *what);
+
+/* The body of every task-level I/O call: prep is a statement that fills
+ * `sqe`. */
+#define URT_IO_CALL(what, prep)                                         \
+	do {                                                            \
+		urt_loop *l_;                                           \
+		urt_task *t_;                                           \
+		struct io_uring_sqe *sqe;                               \
+		int r_ = urt__io_begin(&l_, &t_, &sqe);                 \
+		if (r_ < 0)                                             \
+			return r_;                                      \
+		prep;                                                   \
+		return urt__io_wait(l_, t_, sqe, what);                 \
+	} while (0)
+
+/* io_uring lengths are 32-bit: longer requests become short transfers. */
+static inline unsigned urt__len32(size_t len) { return len > 0x7ffff000u ? 0x7ffff000u : (unsigned)len; }
+
+#endif

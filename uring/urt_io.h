@@ -1,0 +1,97 @@
+/* urt I/O: task-level calls, each one io_uring operation.
+ *
+ * Each call parks only the calling task until the kernel's completion
+ * arrives and returns the CQE result: >= 0 on success, -errno on failure
+ * (the kernel's errors, e.g. -EBADF, pass straight through). They are
+ * blocking calls (see urt_core.h): -EPERM outside a task, -ECANCELED after
+ * cancellation, -ETIME after the deadline. A cancelled or timed-out call
+ * returns only after the kernel has finished with its buffer; if the
+ * operation completed anyway, its real result is returned instead.
+ * A NULL buffer with a non-zero length is -EFAULT. */
+#ifndef URT_IO_H
+#define URT_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <linux/stat.h>
+#include "urt_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Use the file position (for read/write on streams and files). */
+#define URT_POS_CURRENT ((uint64_t)-1)
+
+/* ---- files ------------------------------------------------------------- */
+/* read(2)/pread(2): bytes read, 0 at EOF. off = URT_POS_CURRENT for read(2). */
+URT_API ssize_t urt_read(int fd, void *buf, size_t len, uint64_t off);
+/* write(2)/pwrite(2): bytes written (may be short). */
+URT_API ssize_t urt_write(int fd, const void *buf, size_t len, uint64_t off);
+/* preadv(2) / pwritev(2). -EINVAL for iovcnt < 0 or > IOV_MAX. */
+URT_API ssize_t urt_readv(int fd, const struct iovec *iov, int iovcnt, uint64_t off);
+URT_API ssize_t urt_writev(int fd, const struct iovec *iov, int iovcnt, uint64_t off);
+/* openat(2): the new fd. */
+URT_API int urt_openat(int dirfd, const char *path, int flags, mode_t mode);
+/* close(2): 0. */
+URT_API int urt_close(int fd);
+/* statx(2) into *out: 0. */
+URT_API int urt_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *out);
+/* fsync(2), or fdatasync(2) with datasync != 0: 0. */
+URT_API int urt_fsync(int fd, int datasync);
+/* fallocate(2): 0. */
+URT_API int urt_fallocate(int fd, int mode, uint64_t off, uint64_t len);
+/* unlinkat(2) (flags may be AT_REMOVEDIR): 0. */
+URT_API int urt_unlinkat(int dirfd, const char *path, int flags);
+/* renameat2(2): 0. */
+URT_API int urt_renameat(int olddirfd, const char *oldpath, int newdirfd,
+			 const char *newpath, unsigned flags);
+/* mkdirat(2): 0. */
+URT_API int urt_mkdirat(int dirfd, const char *path, mode_t mode);
+
+/* ---- sockets ----------------------------------------------------------- */
+/* socket(2): the new fd. */
+URT_API int urt_socket(int domain, int type, int protocol);
+/* bind(2) and listen(2): never block, so plain system calls: 0. */
+URT_API int urt_bind(int fd, const struct sockaddr *addr, socklen_t len);
+URT_API int urt_listen(int fd, int backlog);
+/* accept4(2): the new fd. addr/len may be NULL. */
+URT_API int urt_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags);
+/* connect(2): 0. */
+URT_API int urt_connect(int fd, const struct sockaddr *addr, socklen_t len);
+/* recv(2) / send(2): bytes, 0 for recv at EOF. */
+URT_API ssize_t urt_recv(int fd, void *buf, size_t len, int flags);
+URT_API ssize_t urt_send(int fd, const void *buf, size_t len, int flags);
+/* recvmsg(2) / sendmsg(2): bytes. */
+URT_API ssize_t urt_recvmsg(int fd, struct msghdr *msg, int flags);
+URT_API ssize_t urt_sendmsg(int fd, const struct msghdr *msg, int flags);
+/* shutdown(2): 0. */
+URT_API int urt_shutdown(int fd, int how);
+
+/* ---- misc -------------------------------------------------------------- */
+/* Wait for poll(2) events on fd: the revents mask (> 0). */
+URT_API int urt_poll(int fd, unsigned events);
+/* splice(2): bytes moved. off = URT_POS_CURRENT for pipes. */
+URT_API ssize_t urt_splice(int fd_in, uint64_t off_in, int fd_out, uint64_t off_out,
+			   size_t len, unsigned flags);
+
+/* ---- convenience ------------------------------------------------------- */
+/* Write all of buf, looping over short writes (sockets: send). Returns len,
+ * or the first error (bytes already written are lost to the caller). */
+URT_API ssize_t urt_write_all(int fd, const void *buf, size_t len);
+/* A TCP listener on 127.0.0.1 (or any host address given as dotted quad)
+ * and port (0 = any; see getsockname). SO_REUSEADDR set, SO_REUSEPORT when
+ * reuseport != 0. Returns the fd, or -errno. Usable outside tasks. */
+URT_API int urt_tcp_listen(const char *ip, uint16_t port, int backlog, int reuseport);
+/* Connect a TCP socket to ip:port. Returns the fd, or -errno. */
+URT_API int urt_tcp_connect(const char *ip, uint16_t port);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
