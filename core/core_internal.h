@@ -4,6 +4,8 @@
 #ifndef URT_CORE_INTERNAL_H
 #define URT_CORE_INTERNAL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include "urt_core.h"
 #include "urt_sync.h"
@@ -109,8 +111,28 @@ typedef struct urt_op {
 	int res;
 } urt_op;
 
+/* ---- messages from other threads (inbox.c) ---------------------------- */
+/* A message for a loop, posted from any thread; run() is called on the
+ * loop thread, in the scheduler (not in a task), in posting order. Also
+ * called for messages that arrive while the loop closes: check
+ * urt__loop_closing(). The poster owns the memory until run() is called. */
+struct urt_remote {
+	struct urt_remote *next;
+	void (*run)(urt_loop *l, struct urt_remote *m);
+};
+/* Post m to l from any thread. Returns 0, -EINVAL, or -ESHUTDOWN if l is
+ * closing or closed (then run() is never called). */
+int urt__loop_post(urt_loop *l, struct urt_remote *m);
+bool urt__loop_closing(const urt_loop *l);
+void urt__inbox_drain(urt_loop *l);
+/* About to sleep in the kernel: false if a message is already waiting. */
+bool urt__inbox_sleep(urt_loop *l);
+void urt__inbox_awake(urt_loop *l);
+void urt__inbox_close(urt_loop *l);
+
 /* ---- the loop ---------------------------------------------------------- */
 struct urt_backend;
+enum { URT_LOOP_OPEN = 1, URT_LOOP_CLOSING, URT_LOOP_CLOSED };
 
 struct urt_loop {
 	urt_ctxsw main_ctx;       /* the loop thread's own context (scheduler) */
@@ -140,6 +162,15 @@ struct urt_loop {
 	size_t main_stack_size;
 	void *main_tsan_fiber;
 	urt_loop_stats stats;
+	void *altstack;           /* this thread's signal stack, if urt made it */
+	pthread_t owner;          /* the thread the loop belongs to */
+	/* shared with other threads */
+	_Atomic int state;        /* URT_LOOP_OPEN / CLOSING / CLOSED */
+	struct urt_remote *_Atomic inbox; /* posted messages, newest first */
+	_Atomic int posters;      /* posts between their state check and push */
+	_Atomic int sleeping;     /* the loop may be blocked in io_uring_enter */
+	_Atomic int wake_pending; /* an eventfd write is on its way */
+	urt_loop *next_closed;    /* closed-loop list */
 };
 
 /* ---- switching (switch.c) ---------------------------------------------- */
@@ -199,5 +230,7 @@ void urt__backend_fini(urt_loop *l);
 int urt__backend_poll(urt_loop *l, uint64_t timeout_ns);
 /* Ask the kernel to cancel op; its CQE still arrives later. */
 void urt__backend_cancel(urt_loop *l, urt_op *op);
+/* From any thread: make a blocked urt__backend_poll return (eventfd). */
+void urt__backend_wake(urt_loop *l);
 
 #endif

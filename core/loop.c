@@ -1,12 +1,14 @@
-/* The loop: urt_run and the tick.
+/* The loop: its life (create, step, destroy), urt_run, and the tick.
  *
- * One tick: run the ready tasks (they hand over to each other directly,
- * up to a budget), then one io_uring_enter that submits what they queued
- * and waits for the first completion or the earliest timer, then reap the
- * completions and fire the timers that are due. */
+ * One tick: take messages other threads posted, run the ready tasks (they
+ * hand over to each other directly, up to a budget), then one
+ * io_uring_enter that submits what they queued and waits for the first
+ * completion or the earliest timer, then reap the completions and fire the
+ * timers that are due. */
 #include "core_internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -41,26 +43,41 @@ static void break_deadlock(urt_loop *l)
 			urt_cancel(t);
 }
 
+/* One tick, waiting at most max_wait ns for I/O or timers. */
+static int tick(urt_loop *l, uint64_t max_wait, bool user_phase)
+{
+	urt__inbox_drain(l);
+	urt__run_ready(l);
+	uint64_t now = urt__now(l);
+	uint64_t timeout = l->nready ? 0 : urt__timer_next(l, now);
+	if (timeout > max_wait)
+		timeout = max_wait;
+	if (timeout == URT_NO_DEADLINE && !l->inflight && !l->external) {
+		if (l->tasks_alive + l->system_alive == 0)
+			return 0;
+		if (user_phase)
+			l->deadlocked = true;
+		break_deadlock(l);
+		return 0;
+	}
+	if (timeout && !urt__inbox_sleep(l))
+		timeout = 0; /* a message arrived: do not sleep */
+	l->stats.ticks++;
+	int r = urt__backend_poll(l, timeout);
+	urt__inbox_awake(l);
+	if (r < 0)
+		return r;
+	urt__timers_fire(l, urt__now(l));
+	return 0;
+}
+
 /* Tick until no task of the kind counted by *alive is left. */
 static int run_until(urt_loop *l, const unsigned *alive, bool user_phase)
 {
 	while (*alive) {
-		urt__run_ready(l);
-		if (!*alive)
-			break;
-		uint64_t now = urt__now(l);
-		uint64_t timeout = l->nready ? 0 : urt__timer_next(l, now);
-		if (timeout == URT_NO_DEADLINE && !l->inflight && !l->external) {
-			if (user_phase)
-				l->deadlocked = true;
-			break_deadlock(l);
-			continue;
-		}
-		l->stats.ticks++;
-		int r = urt__backend_poll(l, timeout);
+		int r = tick(l, URT_NO_DEADLINE, user_phase);
 		if (r < 0)
 			return r;
-		urt__timers_fire(l, urt__now(l));
 	}
 	return 0;
 }
@@ -77,20 +94,18 @@ static void config_defaults(urt_config *c, const urt_config *user)
 		c->stack_pool = 256;
 }
 
-static void loop_free(urt_loop *l)
-{
-	urt__task_pool_drain(l);
-	urt__stack_pool_drain(l);
-	free(l->heap);
-	free(l);
-}
+/* Closed loops keep their record for the life of the process (a few
+ * hundred bytes): another thread that still holds the pointer gets a
+ * clean -ESHUTDOWN from a late submission, never a use-after-free. */
+static pthread_mutex_t closed_lock = PTHREAD_MUTEX_INITIALIZER;
+static urt_loop *closed_loops;
 
-int urt_run(urt_task_fn fn, void *arg, const urt_config *cfg, void **result)
+int urt_loop_create(urt_loop **out, const urt_config *cfg)
 {
+	if (!out)
+		return -EINVAL;
 	if (this_loop)
 		return -EBUSY;
-	if (!fn)
-		return -EINVAL;
 	urt_loop *l = urt__fault(URT_FAULT_ALLOC) ? NULL : calloc(1, sizeof *l);
 	if (!l)
 		return -ENOMEM;
@@ -101,33 +116,81 @@ int urt_run(urt_task_fn fn, void *arg, const urt_config *cfg, void **result)
 		free(l);
 		return r;
 	}
-	void *altstack;
-	r = urt__stack_thread_init(&altstack);
+	r = urt__stack_thread_init(&l->altstack);
 	if (r < 0) {
 		urt__backend_fini(l);
 		free(l);
 		return r;
 	}
+	l->owner = pthread_self();
+	atomic_store(&l->state, URT_LOOP_OPEN);
 	this_loop = l;
 	urt__switch_init(l);
-	urt_task *main_task;
+	*out = l;
+	return 0;
+}
+
+int urt_loop_step(urt_loop *l, uint64_t timeout_ns)
+{
+	if (!l || l != this_loop)
+		return -EINVAL;
+	if (l->current)
+		return -EBUSY; /* called from inside a task */
+	int r = tick(l, timeout_ns, true);
+	return r < 0 ? r : (int)(l->tasks_alive < INT32_MAX ? l->tasks_alive : INT32_MAX);
+}
+
+int urt_loop_destroy(urt_loop *l)
+{
+	if (!l || l != this_loop)
+		return -EINVAL;
+	if (l->current)
+		return -EBUSY;
+	if (l->tasks_alive)
+		return -EBUSY;
+	/* refuse new messages, then run loop-internal tasks and late
+	 * messages to their end */
+	urt__inbox_close(l);
+	for (urt_task *t = l->all; t; t = t->all_next)
+		if (t->state != URT_T_DONE)
+			urt_cancel(t);
+	int r = run_until(l, &l->system_alive, false);
+	while (r == 0 && (l->inflight || l->external))
+		r = tick(l, URT_NO_DEADLINE, false);
+	urt__inbox_drain(l);
+	urt__backend_fini(l);
+	this_loop = NULL;
+	urt__stack_thread_fini(l->altstack);
+	urt__task_pool_drain(l);
+	urt__stack_pool_drain(l);
+	free(l->heap);
+	l->heap = NULL;
+	atomic_store(&l->state, URT_LOOP_CLOSED);
+	pthread_mutex_lock(&closed_lock);
+	l->next_closed = closed_loops;
+	closed_loops = l;
+	pthread_mutex_unlock(&closed_lock);
+	return r;
+}
+
+int urt_run(urt_task_fn fn, void *arg, const urt_config *cfg, void **result)
+{
+	if (this_loop)
+		return -EBUSY;
+	if (!fn)
+		return -EINVAL;
+	urt_loop *l;
+	int r = urt_loop_create(&l, cfg);
+	if (r < 0)
+		return r;
+	urt_task *main_task = NULL;
 	r = urt__spawn_on(l, &main_task, fn, arg, &(urt_task_opts){.name = "main"}, 0);
 	if (r == 0)
 		r = run_until(l, &l->tasks_alive, true);
-	if (r == 0) {
-		/* loop-internal tasks end once the user's tasks have */
-		for (urt_task *t = l->all; t; t = t->all_next)
-			if (t->state != URT_T_DONE)
-				urt_cancel(t);
-		r = run_until(l, &l->system_alive, false);
-	}
 	if (r == 0 && result)
 		*result = main_task->result;
 	if (r == 0 && l->deadlocked)
 		r = -EDEADLK;
-	urt__backend_fini(l);
-	this_loop = NULL;
-	urt__stack_thread_fini(altstack);
-	loop_free(l);
-	return r;
+	int d = urt_loop_destroy(l);
+	return r < 0 ? r : d;
 }

@@ -279,12 +279,14 @@ static int check_handle(urt_task *t)
 int urt_join(urt_task *t, void **result)
 {
 	urt_loop *l = urt__loop();
+	if (!t)
+		return -EINVAL;
 	if (!l || !l->current)
 		return -EPERM;
-	if (check_handle(t) != 0 || (t->flags & (URT_TF_DETACHED | URT_TF_JOINED)))
-		return -EINVAL;
 	if (t == l->current)
 		return -EDEADLK;
+	if (check_handle(t) != 0 || (t->flags & (URT_TF_DETACHED | URT_TF_JOINED)))
+		return -EINVAL;
 	if (t->state != URT_T_DONE) {
 		urt_task *self;
 		int r = urt__may_block(&l, &self);

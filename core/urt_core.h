@@ -63,6 +63,28 @@ typedef struct urt_config {
  * finish). */
 URT_API int urt_run(urt_task_fn fn, void *arg, const urt_config *cfg, void **result);
 
+/* Embedding: a loop driven by the caller instead of urt_run (for instance
+ * from another event loop, woken through urt_loop_fd()). */
+
+/* Create a loop on the calling thread without running anything; spawn
+ * tasks with urt_spawn from this thread, then call urt_loop_step.
+ * Returns 0; -EBUSY if the thread has a loop; -EINVAL; -ENOMEM; -ENOSYS /
+ * -EPERM if io_uring is unavailable. */
+URT_API int urt_loop_create(urt_loop **out, const urt_config *cfg);
+/* Run one tick, waiting at most timeout_ns (0: do not wait) for I/O or
+ * timers. Returns the number of user tasks still alive (0: all done);
+ * -EINVAL if loop is not this thread's; -EBUSY from inside a task. */
+URT_API int urt_loop_step(urt_loop *loop, uint64_t timeout_ns);
+/* An eventfd that becomes readable whenever the loop has completions to
+ * process: poll it from another event loop and call urt_loop_step. Call
+ * from the loop's thread. Returns the fd (owned by the loop), or -EINVAL
+ * (not this thread's loop), or the kernel's error. */
+URT_API int urt_loop_fd(urt_loop *loop);
+/* Close a loop whose tasks have all finished. Later submissions from
+ * other threads get -ESHUTDOWN. Returns 0; -EBUSY while tasks are alive or
+ * from inside a task; -EINVAL if loop is not this thread's. */
+URT_API int urt_loop_destroy(urt_loop *loop);
+
 /* The loop running on this thread, or NULL. Never creates a loop. */
 URT_API urt_loop *urt_loop_current(void);
 

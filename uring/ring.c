@@ -80,6 +80,11 @@ int urt__backend_init(urt_loop *l)
 	b->op_socket = !(l->cfg.flags & URT_CFG_NO_OP_SOCKET) && op_supported(&b->ring, IORING_OP_SOCKET);
 	b->timeout_op.complete = noop_complete;
 	l->backend = b;
+	r = urt__wake_init(b, l);
+	if (r < 0) {
+		urt__backend_fini(l);
+		return r;
+	}
 	return 0;
 }
 
@@ -88,6 +93,8 @@ void urt__backend_fini(urt_loop *l)
 	struct urt_backend *b = l->backend;
 	if (!b)
 		return;
+	if (b->loop)
+		urt__wake_fini(b);
 	if (b->registered_fd)
 		io_uring_unregister_ring_fd(&b->ring);
 	io_uring_queue_exit(&b->ring);

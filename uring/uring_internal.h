@@ -14,7 +14,16 @@ struct urt_backend {
 	bool ext_arg;           /* IORING_ENTER_EXT_ARG waits (else a TIMEOUT SQE) */
 	bool op_socket;         /* IORING_OP_SOCKET usable */
 	urt_op timeout_op;      /* completion target of fallback TIMEOUT SQEs */
+	int wake_fd;            /* eventfd other threads write to wake the loop */
+	urt_op wake_op;         /* the read kept armed on wake_fd */
+	uint64_t wake_buf;      /* where that read lands */
+	bool wake_armed;        /* its CQE has not arrived yet */
+	int notify_fd;          /* eventfd registered with the ring (urt_loop_fd), or -1 */
+	urt_loop *loop;
 };
+
+int urt__wake_init(struct urt_backend *b, urt_loop *l);
+void urt__wake_fini(struct urt_backend *b);
 
 /* An SQE for the current tick; never NULL: a full SQ is submitted first. */
 struct io_uring_sqe *urt__sqe(urt_loop *l);
