@@ -192,6 +192,8 @@ _Noreturn void urt__fatal(const char *what, int err);
 /* The loop of this thread (NULL if none). */
 urt_loop *urt__loop(void);
 uint64_t urt__now(urt_loop *l);
+/* CLOCK_MONOTONIC in ns, whatever the loop's clock. */
+uint64_t urt__mono_ns(void);
 
 /* ---- parking ----------------------------------------------------------- */
 /* Check the running task may block: -EPERM outside a task, -ECANCELED,

@@ -43,6 +43,24 @@ static void break_deadlock(urt_loop *l)
 			urt_cancel(t);
 }
 
+/* Paused time: when every task waits only on timers, the virtual clock
+ * jumps to the earliest one instead of sleeping; while real I/O or
+ * offloaded work is pending, it advances with real time, so real I/O and
+ * deadlines on it still behave. */
+static int poll_paused(urt_loop *l, uint64_t timeout)
+{
+	if (timeout && !l->inflight && !l->external && l->nheap) {
+		l->virtual_now += timeout; /* timeout is the distance to the earliest timer */
+		return urt__backend_poll(l, 0);
+	}
+	if (!l->inflight && !l->external)
+		return urt__backend_poll(l, timeout); /* time stands still: deterministic */
+	uint64_t t0 = urt__mono_ns();
+	int r = urt__backend_poll(l, timeout);
+	l->virtual_now += urt__mono_ns() - t0;
+	return r;
+}
+
 /* One tick, waiting at most max_wait ns for I/O or timers. */
 static int tick(urt_loop *l, uint64_t max_wait, bool user_phase)
 {
@@ -63,7 +81,11 @@ static int tick(urt_loop *l, uint64_t max_wait, bool user_phase)
 	if (timeout && !urt__inbox_sleep(l))
 		timeout = 0; /* a message arrived: do not sleep */
 	l->stats.ticks++;
-	int r = urt__backend_poll(l, timeout);
+	int r;
+	if (l->cfg.flags & URT_CFG_PAUSED_TIME)
+		r = poll_paused(l, timeout);
+	else
+		r = urt__backend_poll(l, timeout);
 	urt__inbox_awake(l);
 	if (r < 0)
 		return r;

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <time.h>
 
-static uint64_t mono_ns(void)
+uint64_t urt__mono_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -16,7 +16,7 @@ uint64_t urt__now(urt_loop *l)
 {
 	if (l && (l->cfg.flags & URT_CFG_PAUSED_TIME))
 		return l->virtual_now;
-	return mono_ns();
+	return urt__mono_ns();
 }
 
 uint64_t urt_now(void) { return urt__now(urt__loop()); }

@@ -40,7 +40,12 @@ enum {
 	URT_CFG_NO_REGISTERED_FD = 1u << 3, /* ... without a registered ring fd */
 	URT_CFG_NO_EXT_ARG = 1u << 4,       /* ... wait with a TIMEOUT SQE instead of EXT_ARG */
 	URT_CFG_NO_OP_SOCKET = 1u << 5,     /* ... socket(2) instead of IORING_OP_SOCKET */
-	URT_CFG_PAUSED_TIME = 1u << 8,      /* virtual clock (reserved for the harness issue) */
+	/* Virtual clock (tokio's start_paused): when every task waits only on
+	 * timers, time jumps to the earliest one, so sleeps, deadlines and
+	 * timeouts take no real time and run in the same order every time.
+	 * While real I/O or offloaded work is pending, it advances with real
+	 * time. urt_now() starts at 0. */
+	URT_CFG_PAUSED_TIME = 1u << 8,
 };
 
 /* Settings for urt_run(); a zeroed struct (or NULL) means defaults. */
