@@ -1,0 +1,36 @@
+# perf/core.cmake: the foundation's benchmarks and example programs.
+#   urt-echo      echo server on urt (perf/urt_echo.c)
+#   urt-load      echo load generator on urt, latency histogram (perf/urt_load.c)
+#   bench_switch  task switch and spawn+join vs Boost.Context / pthread
+#   bench_echo    driver: urt-echo vs uring-echo / epoll-echo (peers.cmake)
+#   perf_hist     ctest for the histogram (perf/test_hist.c)
+# perf/run discovers every build/<dir>/perf/bench_* program.
+
+# Shared by the servers, the client and the tests: histogram + server plumbing.
+add_library(urt_perf_common STATIC
+  ${CMAKE_CURRENT_SOURCE_DIR}/hist.c ${CMAKE_CURRENT_SOURCE_DIR}/srv_common.c)
+target_include_directories(urt_perf_common PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(urt_perf_common PUBLIC urt_flags Threads::Threads)
+
+add_executable(urt-echo ${CMAKE_CURRENT_SOURCE_DIR}/urt_echo.c)
+add_executable(urt-load ${CMAKE_CURRENT_SOURCE_DIR}/urt_load.c)
+add_executable(bench_switch ${CMAKE_CURRENT_SOURCE_DIR}/bench_switch.c)
+foreach(t urt-echo urt-load bench_switch)
+  target_link_libraries(${t} PRIVATE urt_static urt_perf_common urt_flags)
+endforeach()
+
+# The driver only starts processes; it does not link urt.
+add_executable(bench_echo ${CMAKE_CURRENT_SOURCE_DIR}/bench_echo.c)
+target_link_libraries(bench_echo PRIVATE urt_flags)
+# It runs the servers from its own directory: make sure they are built.
+add_dependencies(bench_echo urt-echo urt-load)
+
+if(URT_BUILD_TESTS)
+  find_library(URT_PERF_CRITERION criterion)
+  if(URT_PERF_CRITERION)
+    add_executable(perf_test_hist ${CMAKE_CURRENT_SOURCE_DIR}/test_hist.c)
+    target_link_libraries(perf_test_hist PRIVATE urt_perf_common ${URT_PERF_CRITERION})
+    add_test(NAME perf_hist COMMAND perf_test_hist --jobs=1 -q)
+    set_tests_properties(perf_hist PROPERTIES TIMEOUT 60 LABELS unit)
+  endif()
+endif()
