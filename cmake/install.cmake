@@ -17,5 +17,7 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/urtConfig.cmake
   ${CMAKE_CURRENT_BINARY_DIR}/urtConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/urt)
 
+# urt.pc finds the prefix relative to itself, so a moved install still works.
+file(RELATIVE_PATH URT_PC_TO_PREFIX "/p/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/p")
 configure_file(${CMAKE_CURRENT_LIST_DIR}/urt.pc.in ${CMAKE_CURRENT_BINARY_DIR}/urt.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/urt.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

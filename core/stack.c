@@ -19,10 +19,15 @@
 
 size_t urt__page_size(void)
 {
-	static size_t page;
-	if (!page)
-		page = (size_t)sysconf(_SC_PAGESIZE);
-	return page;
+	/* racy first fill is harmless (every thread stores the same value),
+	 * but make it a relaxed atomic so TSan agrees */
+	static _Atomic size_t page;
+	size_t p = atomic_load_explicit(&page, memory_order_relaxed);
+	if (!p) {
+		p = (size_t)sysconf(_SC_PAGESIZE);
+		atomic_store_explicit(&page, p, memory_order_relaxed);
+	}
+	return p;
 }
 
 /* The stack record lives at the top of its own mapping. */

@@ -19,6 +19,11 @@ ssize_t urt_write_all(int fd, const void *buf, size_t len)
 {
 	if (!buf && len)
 		return -EFAULT;
+	urt_loop *l;
+	urt_task *t;
+	int r = urt__may_block(&l, &t); /* the same errors for len == 0 */
+	if (r < 0)
+		return r;
 	const char *p = buf;
 	size_t left = len;
 	while (left) {

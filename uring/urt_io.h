@@ -84,7 +84,7 @@ URT_API ssize_t urt_splice(int fd_in, uint64_t off_in, int fd_out, uint64_t off_
 /* Write all of buf, looping over short writes (sockets: send). Returns len,
  * or the first error (bytes already written are lost to the caller). */
 URT_API ssize_t urt_write_all(int fd, const void *buf, size_t len);
-/* A TCP listener on 127.0.0.1 (or any host address given as dotted quad)
+/* A TCP listener on ip (dotted quad; NULL = 127.0.0.1)
  * and port (0 = any; see getsockname). SO_REUSEADDR set, SO_REUSEPORT when
  * reuseport != 0. Returns the fd, or -errno. Usable outside tasks. */
 URT_API int urt_tcp_listen(const char *ip, uint16_t port, int backlog, int reuseport);

@@ -1,0 +1,2 @@
+// The same consumer compiled as C++ by the CMake package check.
+#include "consumer.c"

@@ -1,0 +1,143 @@
+/* urt_wait_all / urt_wait_any over sets of tasks. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdint.h>
+#include "check.h"
+
+#define MS URT_NS_PER_MS
+
+static void *sleep_ms(void *arg)
+{
+	urt_sleep((uint64_t)(intptr_t)arg * MS);
+	return (void *)((intptr_t)arg + 100);
+}
+
+static void *all(void *arg)
+{
+	(void)arg;
+	urt_task *ts[3];
+	const int ms[3] = {8, 2, 5};
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(urt_spawn(&ts[i], sleep_ms, (void *)(intptr_t)ms[i], NULL), 0);
+	uint64_t t0 = urt_now();
+	cr_expect_eq(urt_wait_all(ts, 3), 0);
+	cr_expect_geq(urt_now() - t0, 8 * MS, "wait_all returned before the slowest task");
+	/* already finished: returns at once; the tasks are not joined */
+	cr_expect_eq(urt_wait_all(ts, 3), 0);
+	cr_expect_geq(urt_wait_any(ts, 3), 0);
+	for (int i = 0; i < 3; i++) {
+		void *res;
+		cr_expect_eq(urt_join(ts[i], &res), 0, "wait_all joined the task");
+		cr_expect_eq((intptr_t)res, ms[i] + 100);
+	}
+	return NULL;
+}
+
+Test(waitset, wait_all, .timeout = 10)
+{
+	urt_test_run(all, NULL);
+}
+
+static void *any(void *arg)
+{
+	(void)arg;
+	urt_task *ts[3];
+	const int ms[3] = {30, 3, 15};
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(urt_spawn(&ts[i], sleep_ms, (void *)(intptr_t)ms[i], NULL), 0);
+	uint64_t t0 = urt_now();
+	cr_expect_eq(urt_wait_any(ts, 3), 1, "the fastest task is index 1");
+	uint64_t dt = urt_now() - t0;
+	cr_expect_geq(dt, 3 * MS);
+	cr_expect_lt(dt, 15 * MS, "wait_any waited for more than the first");
+	/* ts[1] is done; wait on the other two */
+	urt_task *rest[2] = {ts[0], ts[2]};
+	cr_expect_eq(urt_wait_any(rest, 2), 1);
+	for (int i = 0; i < 3; i++)
+		cr_expect_eq(urt_join(ts[i], NULL), 0);
+	return NULL;
+}
+
+Test(waitset, wait_any_first_index, .timeout = 10)
+{
+	urt_test_run(any, NULL);
+}
+
+static void *same_task_twice(void *arg)
+{
+	(void)arg;
+	urt_task *t;
+	cr_assert_eq(urt_spawn(&t, sleep_ms, (void *)2, NULL), 0);
+	urt_task *set[2] = {t, t};
+	cr_expect_eq(urt_wait_all(set, 2), 0);
+	cr_expect_eq(urt_join(t, NULL), 0);
+	return NULL;
+}
+
+Test(waitset, same_task_listed_twice, .timeout = 10)
+{
+	urt_test_run(same_task_twice, NULL);
+}
+
+/* Many waiters on one task and one waiter on many tasks. */
+static urt_task *g_target;
+
+static void *waits_on_target(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)urt_wait_all(&g_target, 1);
+}
+
+static void *fan(void *arg)
+{
+	(void)arg;
+	cr_assert_eq(urt_spawn(&g_target, sleep_ms, (void *)3, NULL), 0);
+	urt_task *ws[10];
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(urt_spawn(&ws[i], waits_on_target, NULL, NULL), 0);
+	for (int i = 0; i < 10; i++) {
+		void *r = (void *)1;
+		cr_expect_eq(urt_join(ws[i], &r), 0);
+		cr_expect_eq((intptr_t)r, 0);
+	}
+	cr_expect_eq(urt_join(g_target, NULL), 0);
+	enum { N = 100 };
+	urt_task *many[N];
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(urt_spawn(&many[i], sleep_ms, (void *)(intptr_t)(i % 5), NULL), 0);
+	cr_expect_eq(urt_wait_all(many, N), 0);
+	for (int i = 0; i < N; i++)
+		cr_expect_eq(urt_join(many[i], NULL), 0);
+	return NULL;
+}
+
+Test(waitset, fan_in_fan_out, .timeout = 10)
+{
+	urt_test_run(fan, NULL);
+}
+
+static void *bad(void *arg)
+{
+	(void)arg;
+	urt_task *t, *d;
+	cr_assert_eq(urt_spawn(&t, sleep_ms, (void *)1, NULL), 0);
+	cr_assert_eq(urt_spawn(&d, sleep_ms, (void *)1, NULL), 0);
+	cr_assert_eq(urt_detach(d), 0);
+	urt_task *with_null[2] = {t, NULL};
+	urt_task *with_detached[2] = {t, d};
+	cr_expect_eq(urt_wait_all(NULL, 1), -EINVAL);
+	cr_expect_eq(urt_wait_any(NULL, 1), -EINVAL);
+	cr_expect_eq(urt_wait_all(&t, 0), -EINVAL);
+	cr_expect_eq(urt_wait_any(&t, 0), -EINVAL);
+	cr_expect_eq(urt_wait_all(with_null, 2), -EINVAL);
+	cr_expect_eq(urt_wait_any(with_null, 2), -EINVAL);
+	cr_expect_eq(urt_wait_all(with_detached, 2), -EINVAL);
+	cr_expect_eq(urt_wait_any(with_detached, 2), -EINVAL);
+	cr_expect_eq(urt_join(t, NULL), 0);
+	return NULL;
+}
+
+Test(waitset, bad_args_einval, .timeout = 10)
+{
+	urt_test_run(bad, NULL);
+}
