@@ -87,6 +87,8 @@ struct urt_task {
 	urt_interrupt_fn interrupt; /* set while parked interruptibly */
 	void *wait_obj;           /* what it waits on (op, waiter), for interrupt and dumps */
 	const char *wait_what;    /* short description of the wait, for dumps */
+	int wait_fd;              /* fd of the I/O it waits on, -1 if none (dumps) */
+	uint64_t wait_since;      /* loop time the I/O wait began (dumps) */
 	urt_timer timer;          /* fires at min(wake-up time, deadline) while parked */
 	uint64_t wake_at;         /* the park's own wake-up time (sleep), or NO_DEADLINE */
 	uint64_t deadline;        /* effective deadline, URT_NO_DEADLINE if none */
@@ -123,12 +125,41 @@ struct urt_remote {
 /* Post m to l from any thread. Returns 0, -EINVAL, or -ESHUTDOWN if l is
  * closing or closed (then run() is never called). */
 int urt__loop_post(urt_loop *l, struct urt_remote *m);
+/* The completion of work the loop counts in l->external: accepted while
+ * the loop closes (it waits for that work), refused only once closed. */
+int urt__loop_post_counted(urt_loop *l, struct urt_remote *m);
 bool urt__loop_closing(const urt_loop *l);
 void urt__inbox_drain(urt_loop *l);
 /* About to sleep in the kernel: false if a message is already waiting. */
 bool urt__inbox_sleep(urt_loop *l);
 void urt__inbox_awake(urt_loop *l);
-void urt__inbox_close(urt_loop *l);
+/* Move to state (CLOSING, CLOSED) and wait out posters that had already
+ * passed their state check. */
+void urt__inbox_set_state(urt_loop *l, int state);
+
+/* ---- stall detector (stall.c) ------------------------------------------ */
+/* One loop's stall-detector state. The watchdog thread reads the loop's
+ * current task and switch count with relaxed atomic loads (urt__switch
+ * stores them with relaxed atomic stores: plain moves on x86). */
+struct urt__stall {
+	uint64_t threshold;       /* ns; URT_NO_DEADLINE: off (not registered) */
+	int fd;                   /* where reports go */
+	urt_loop *next;           /* watchdog registry link (under its lock) */
+	uint64_t seen_sw;         /* watchdog: switch count at the last sample */
+	uint64_t seen_at;         /* watchdog: when seen_sw was first seen */
+	bool signalled;           /* watchdog: the stall at seen_sw was signalled */
+	_Atomic uint64_t sig_sw;  /* switch count of the stall being signalled */
+	_Atomic uint64_t sig_held; /* ns the task had held the loop by then */
+	uint64_t last_report;     /* loop thread: CLOCK_MONOTONIC of the last report */
+	uint64_t suppressed;      /* loop thread: stalls not reported since then */
+};
+/* Register l with the watchdog (starting it for the first loop). Never
+ * fails: without a watchdog thread, stalls are not detected. */
+void urt__stall_loop_start(urt_loop *l);
+/* Unregister l; the last loop out joins the watchdog thread. */
+void urt__stall_loop_stop(urt_loop *l);
+/* URT_STATS=path: append l's JSON line to path (at loop destruction). */
+void urt__stats_loop_closed(urt_loop *l);
 
 /* ---- the loop ---------------------------------------------------------- */
 struct urt_backend;
@@ -164,6 +195,7 @@ struct urt_loop {
 	urt_loop_stats stats;
 	void *altstack;           /* this thread's signal stack, if urt made it */
 	pthread_t owner;          /* the thread the loop belongs to */
+	struct urt__stall stall;  /* stall detector (stall.c) */
 	/* shared with other threads */
 	_Atomic int state;        /* URT_LOOP_OPEN / CLOSING / CLOSED */
 	struct urt_remote *_Atomic inbox; /* posted messages, newest first */

@@ -8,12 +8,12 @@
 
 #include <errno.h>
 
-int urt__loop_post(urt_loop *l, struct urt_remote *m)
+static int post(urt_loop *l, struct urt_remote *m, int refused_from)
 {
 	if (!l || !m || !m->run)
 		return -EINVAL;
 	atomic_fetch_add(&l->posters, 1);
-	if (atomic_load(&l->state) != URT_LOOP_OPEN) {
+	if (atomic_load(&l->state) >= refused_from) {
 		atomic_fetch_sub(&l->posters, 1);
 		return -ESHUTDOWN;
 	}
@@ -25,6 +25,16 @@ int urt__loop_post(urt_loop *l, struct urt_remote *m)
 		urt__backend_wake(l);
 	atomic_fetch_sub(&l->posters, 1);
 	return 0;
+}
+
+int urt__loop_post(urt_loop *l, struct urt_remote *m)
+{
+	return post(l, m, URT_LOOP_CLOSING);
+}
+
+int urt__loop_post_counted(urt_loop *l, struct urt_remote *m)
+{
+	return post(l, m, URT_LOOP_CLOSED);
 }
 
 void urt__inbox_drain(urt_loop *l)
@@ -40,6 +50,7 @@ void urt__inbox_drain(urt_loop *l)
 	}
 	while (fifo) {
 		struct urt_remote *next = fifo->next;
+		l->stats.remote++;
 		fifo->run(l, fifo);
 		fifo = next;
 	}
@@ -60,10 +71,10 @@ void urt__inbox_awake(urt_loop *l)
 	atomic_store_explicit(&l->sleeping, 0, memory_order_relaxed);
 }
 
-void urt__inbox_close(urt_loop *l)
+void urt__inbox_set_state(urt_loop *l, int state)
 {
-	atomic_store(&l->state, URT_LOOP_CLOSING);
-	while (atomic_load(&l->posters)) /* a poster is between its check and its push */
+	atomic_store(&l->state, state);
+	while (atomic_load(&l->posters)) /* a poster is between its check and its wake-up */
 		;
 }
 

@@ -148,6 +148,7 @@ int urt_loop_create(urt_loop **out, const urt_config *cfg)
 	atomic_store(&l->state, URT_LOOP_OPEN);
 	this_loop = l;
 	urt__switch_init(l);
+	urt__stall_loop_start(l);
 	*out = l;
 	return 0;
 }
@@ -158,8 +159,45 @@ int urt_loop_step(urt_loop *l, uint64_t timeout_ns)
 		return -EINVAL;
 	if (l->current)
 		return -EBUSY; /* called from inside a task */
+	urt__inbox_awake(l);
 	int r = tick(l, timeout_ns, true);
-	return r < 0 ? r : (int)(l->tasks_alive < INT32_MAX ? l->tasks_alive : INT32_MAX);
+	if (r < 0)
+		return r;
+	/* run what the completions just woke, so the embedder's next wait is
+	 * for new events only */
+	urt__inbox_drain(l);
+	urt__run_ready(l);
+	/* between steps the embedder sleeps in its own poller: posters must
+	 * write the eventfd, which completes the armed read and fires
+	 * urt_loop_fd */
+	urt__inbox_sleep(l);
+	return (int)(l->tasks_alive < INT32_MAX ? l->tasks_alive : INT32_MAX);
+}
+
+int64_t urt_loop_timeout(const urt_loop *l)
+{
+	if (!l || l != this_loop)
+		return -EINVAL;
+	if (l->nready || atomic_load(&((urt_loop *)l)->inbox))
+		return 0;
+	uint64_t t = urt__timer_next((urt_loop *)l, urt__now((urt_loop *)l));
+	return t == URT_NO_DEADLINE ? -1 : (int64_t)(t > INT64_MAX ? INT64_MAX : t);
+}
+
+int urt_loop_hold(urt_loop *l)
+{
+	if (!l || l != this_loop)
+		return -EINVAL;
+	l->external++;
+	return 0;
+}
+
+int urt_loop_unhold(urt_loop *l)
+{
+	if (!l || l != this_loop || !l->external)
+		return -EINVAL;
+	l->external--;
+	return 0;
 }
 
 int urt_loop_destroy(urt_loop *l)
@@ -170,16 +208,19 @@ int urt_loop_destroy(urt_loop *l)
 		return -EBUSY;
 	if (l->tasks_alive)
 		return -EBUSY;
-	/* refuse new messages, then run loop-internal tasks and late
-	 * messages to their end */
-	urt__inbox_close(l);
+	/* refuse new messages, then run loop-internal tasks and the work
+	 * the loop counts (offload jobs) to their end */
+	urt__inbox_set_state(l, URT_LOOP_CLOSING);
 	for (urt_task *t = l->all; t; t = t->all_next)
 		if (t->state != URT_T_DONE)
 			urt_cancel(t);
 	int r = run_until(l, &l->system_alive, false);
 	while (r == 0 && (l->inflight || l->external))
 		r = tick(l, URT_NO_DEADLINE, false);
+	urt__inbox_set_state(l, URT_LOOP_CLOSED); /* no poster touches the backend after this */
 	urt__inbox_drain(l);
+	urt__stall_loop_stop(l);
+	urt__stats_loop_closed(l);
 	urt__backend_fini(l);
 	this_loop = NULL;
 	urt__stack_thread_fini(l->altstack);
@@ -187,7 +228,6 @@ int urt_loop_destroy(urt_loop *l)
 	urt__stack_pool_drain(l);
 	free(l->heap);
 	l->heap = NULL;
-	atomic_store(&l->state, URT_LOOP_CLOSED);
 	pthread_mutex_lock(&closed_lock);
 	l->next_closed = closed_loops;
 	closed_loops = l;

@@ -1,6 +1,7 @@
 /* Switching between tasks and the scheduler, with the annotations that
  * ASan (fake stacks), TSan (fibers) need to follow a stack switch. */
 #include "core_internal.h"
+#include "probes.h"
 
 #include <pthread.h>
 
@@ -87,8 +88,10 @@ void urt__switch(urt_loop *l, urt_task *from, urt_task *to)
 {
 	if (from == to)
 		return;
-	l->current = to;
-	l->stats.switches++;
+	/* relaxed atomic stores (plain moves): the stall watchdog reads both */
+	__atomic_store_n(&l->current, to, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->stats.switches, l->stats.switches + 1, __ATOMIC_RELAXED);
+	URT_PROBE2(task_switch, from ? from->id : 0, to ? to->id : 0);
 	urt__ctx_activate(to ? &to->ctx : NULL);
 #ifdef URT_ASAN
 	void **save = from ? &from->san_fake_stack : &l->main_fake_stack;

@@ -1,6 +1,7 @@
 /* Tasks: spawn, the ready queue, parking and waking, join, detach,
  * cancel, yield. */
 #include "core_internal.h"
+#include "probes.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -114,6 +115,7 @@ static _Noreturn void task_exit(urt_task *t)
 {
 	urt_loop *l = t->loop;
 	t->state = URT_T_DONE;
+	URT_PROBE1(task_exit, t->id);
 	urt__waitq_wake_all(&t->done_waiters, 0);
 	if (t->flags & URT_TF_SYSTEM)
 		l->system_alive--;
@@ -155,6 +157,7 @@ int urt__spawn_on(urt_loop *l, urt_task **out, urt_task_fn fn, void *arg,
 	t->id = atomic_fetch_add_explicit(&next_task_id, 1, memory_order_relaxed);
 	t->deadline = URT_NO_DEADLINE;
 	t->wake_at = URT_NO_DEADLINE;
+	t->wait_fd = -1;
 	t->timer.heap_idx = URT_TIMER_IDLE;
 	t->timer.fire = task_fire;
 	const char *name = o && o->name ? o->name : "task";
@@ -177,6 +180,7 @@ int urt__spawn_on(urt_loop *l, urt_task **out, urt_task_fn fn, void *arg,
 	l->stats.spawned++;
 	l->stats.alive++;
 	t->state = URT_T_READY;
+	URT_PROBE2(task_spawn, t->id, t->name);
 	urt__ready_push(l, t);
 	if (out)
 		*out = t;
@@ -241,6 +245,7 @@ void urt__wake(urt_task *t, int res)
 	t->interrupt = NULL;
 	t->wait_obj = NULL;
 	t->wait_what = NULL;
+	t->wait_fd = -1;
 	urt__timer_disarm(l, &t->timer);
 	urt__ready_push(l, t);
 }

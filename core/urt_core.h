@@ -54,6 +54,11 @@ typedef struct urt_config {
 	unsigned flags;        /* URT_CFG_* */
 	size_t stack_size;     /* default task stack; 0 = 64 KiB */
 	unsigned stack_pool;   /* stacks kept for reuse; 0 = 256 */
+	/* Stall detector: report a task that holds the loop this long without
+	 * a suspension point. 0 = $URT_STALL_MS ms if set (0 there: off), else
+	 * 100 ms; UINT64_MAX = off. */
+	uint64_t stall_ns;
+	int stall_fd;          /* where stall reports go; 0 = stderr */
 } urt_config;
 
 /* ---- the loop ---------------------------------------------------------- */
@@ -85,6 +90,17 @@ URT_API int urt_loop_step(urt_loop *loop, uint64_t timeout_ns);
  * from the loop's thread. Returns the fd (owned by the loop), or -EINVAL
  * (not this thread's loop), or the kernel's error. */
 URT_API int urt_loop_fd(urt_loop *loop);
+/* How long the embedder may wait before the next urt_loop_step: 0 if
+ * work is ready, else ns until the earliest timer, -1 if no timer is armed
+ * (wait for urt_loop_fd only); -EINVAL if loop is not this thread's. */
+URT_API int64_t urt_loop_timeout(const urt_loop *loop);
+/* Keep the loop alive while nothing in it is pending but work is expected
+ * from outside (other threads' urt_submit): without a hold, a loop whose
+ * tasks all wait on such work is treated as deadlocked. Call from the
+ * loop's thread. Returns 0, or -EINVAL (not this thread's loop; unhold
+ * without hold). */
+URT_API int urt_loop_hold(urt_loop *loop);
+URT_API int urt_loop_unhold(urt_loop *loop);
 /* Close a loop whose tasks have all finished. Later submissions from
  * other threads get -ESHUTDOWN. Returns 0; -EBUSY while tasks are alive or
  * from inside a task; -EINVAL if loop is not this thread's. */
@@ -107,6 +123,12 @@ typedef struct urt_loop_stats {
 	uint64_t switches;       /* context switches */
 	uint64_t spawned;        /* tasks spawned */
 	uint64_t alive;          /* tasks alive now */
+	/* CQEs reaped per tick, log2 buckets: [0] none, [1] 1, [2] 2-3,
+	 * [3] 4-7, [4] 8-15, [5] 16-31, [6] 32-63, [7] 64 or more. */
+	uint64_t cqe_hist[8];
+	uint64_t enobufs;        /* receives that found no provided buffer (-ENOBUFS) */
+	uint64_t remote;         /* messages from other threads (cross-thread submissions) */
+	uint64_t stalls;         /* stalls the watchdog caught (reported or rate-limited) */
 } urt_loop_stats;
 
 /* Copy loop's counters into *out (loop NULL = current loop).

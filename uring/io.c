@@ -3,12 +3,14 @@
  * still wait for the original CQE: the kernel may be writing into the
  * caller's buffer until then. */
 #include "uring_internal.h"
+#include "probes.h"
 
 #include <errno.h>
 
 static void io_complete(urt_op *op, int res, unsigned flags)
 {
 	(void)flags;
+	URT_PROBE3(complete, op->task->id, op, res);
 	op->task->loop->inflight--;
 	if (op->interrupted && res == -ECANCELED)
 		res = op->interrupted; /* -ETIME or -ECANCELED, as the caller asked */
@@ -36,5 +38,8 @@ int urt__io_wait(urt_loop *l, urt_task *t, struct io_uring_sqe *sqe, const char 
 	urt_op op = {.complete = io_complete, .task = t};
 	io_uring_sqe_set_data(sqe, &op);
 	l->inflight++;
+	t->wait_fd = sqe->fd; /* for dumps: an I/O op costs far more than this */
+	t->wait_since = urt__now(l);
+	URT_PROBE3(submit, t->id, &op, sqe->opcode);
 	return urt__park(l, t, io_interrupt, &op, what, URT_NO_DEADLINE);
 }

@@ -132,7 +132,10 @@ int urt__backend_poll(urt_loop *l, uint64_t timeout_ns)
 	}
 	if (IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_CQ_OVERFLOW)
 		l->stats.cq_overflow++;
-	reap(l);
+	unsigned n = reap(l);
+	/* CQEs per tick, log2 buckets: 0, 1, 2-3, 4-7, ... 64+ */
+	unsigned bucket = n ? 32 - (unsigned)__builtin_clz(n) : 0;
+	l->stats.cqe_hist[bucket < 7 ? bucket : 7]++;
 	return 0;
 }
 

@@ -20,8 +20,8 @@ static unsigned candidates(unsigned cfg, unsigned out[5])
 	bool no_si = cfg & URT_CFG_NO_SINGLE_ISSUER, no_dt = cfg & URT_CFG_NO_DEFER_TASKRUN,
 	     no_coop = cfg & URT_CFG_NO_COOP_TASKRUN;
 	unsigned n = 0;
-	if (!no_si && !no_dt)
-		out[n++] = si | dt;
+	if (!no_si && !no_dt) /* TASKRUN_FLAG: the SQ flags say when deferred work waits */
+		out[n++] = si | dt | IORING_SETUP_TASKRUN_FLAG;
 	if (!no_si && !no_coop)
 		out[n++] = si | coop;
 	if (!no_coop)

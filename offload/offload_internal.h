@@ -1,0 +1,146 @@
+/* offload's private records: jobs, pools, futures, and the transports
+ * that carry a message to a loop. Names are urt__* (internal). */
+#ifndef URT_OFFLOAD_INTERNAL_H
+#define URT_OFFLOAD_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include "core_internal.h"
+#include "urt_ctx.h"
+#include "urt_offload.h"
+
+struct urt__pool;
+struct urt__job;
+
+/* Where a job is, as its pool sees it (under the pool's lock). */
+enum urt__job_where {
+	URT_JOB_NEW,      /* not given to the pool yet */
+	URT_JOB_WAITING,  /* its task parked: the queue was full */
+	URT_JOB_CLASS,    /* queued behind its class's cap */
+	URT_JOB_QUEUED,   /* queued for the next free worker */
+	URT_JOB_RUNNING,  /* a worker has it (running or about to) */
+	URT_JOB_GONE,     /* withdrawn before it started */
+};
+
+/* What a parked task reads when its job comes back (on the task's stack). */
+struct urt__job_wait {
+	void *result;     /* fn's return value */
+	int err;          /* 0, or what fn reported with urt_job_error */
+};
+
+/* One call handed to a pool. Owner: the pool (and then the worker running
+ * it) until the worker posts its completion; then whoever receives that:
+ * the submitting loop (frees it in job_done) or, for a future, the worker
+ * itself. A job withdrawn before it started is freed by whoever withdrew
+ * it (the interrupted task's loop, or urt_future_cancel's caller). */
+struct urt__job {
+	struct urt_remote msg;       /* completion message to loop; first */
+	struct urt__job *next;       /* link in the pool queue it sits in */
+	urt_task_fn fn;
+	void *arg;
+	urt_ctx *ctx;                /* submitter's context, captured (owned) */
+	void *result;                /* fn's return value */
+	int err;                     /* urt_job_error's value, else 0 */
+	unsigned cls;                /* concurrency class */
+	enum urt__job_where where;   /* under pool->mu */
+	struct urt__pool *pool;
+	/* completion to a parked task (loop-thread fields) */
+	urt_loop *loop;              /* submitting loop, or NULL */
+	urt_task *task;              /* the parked task */
+	struct urt__job_wait *wait;  /* on the task's stack; NULL once abandoned */
+	/* completion to a future (urt_*_try) */
+	urt_future *fut;
+};
+
+/* A worker thread's record (on its own stack). */
+struct urt__worker {
+	struct urt__worker *next, *prev; /* on the pool's idle or spinning list */
+	struct urt__job *_Atomic job;    /* job handed to it directly */
+	pthread_cond_t cv;               /* signalled when job is handed over */
+	int list;                        /* 0 none, 1 idle, 2 spinning */
+};
+
+struct urt__pool_class {
+	unsigned limit;                  /* max admitted at once; 0 = no cap */
+	unsigned admitted;               /* queued in the main queue or running */
+	struct urt__job *head, *tail;    /* over the cap, FIFO */
+};
+
+struct urt__pool {
+	pthread_mutex_t mu;
+	pthread_cond_t drained;          /* nthreads reached 0 (shutdown) */
+	const char *name;
+	unsigned nthreads;               /* workers alive */
+	unsigned nidle;                  /* on the idle list */
+	unsigned running;                /* jobs handed to workers */
+	unsigned queued;                 /* main queue + class queues */
+	unsigned nwaiting;               /* jobs on the waiting list */
+	bool stopping;                   /* shutdown: workers exit when out of work */
+	struct urt__job *qhead, *qtail;  /* main queue, FIFO */
+	struct urt__job *whead, *wtail;  /* tasks parked for room, FIFO */
+	struct urt__worker *idle;        /* sleeping workers, most recent first */
+	struct urt__worker *spinning;    /* polling workers */
+	struct urt__pool_class cls[URT_OFFLOAD_CLASSES];
+	_Atomic uint64_t done;           /* finished jobs */
+	bool is_cpu;
+};
+
+extern struct urt__pool urt__pool_blocking, urt__pool_cpu;
+
+/* Settings shared by both pools (guarded by each pool's mu when read). */
+struct urt__offload_cfg {
+	unsigned blocking_threads, cpu_threads, queue_bound;
+	uint64_t keep_alive_ns, spin_ns;
+	_Atomic unsigned flags;
+};
+extern struct urt__offload_cfg urt__ocfg;
+
+/* Give job to its pool. may_wait: when the queue is full, park the job on
+ * the waiting list (a task waits for it anyway) instead of failing.
+ * Returns 0; -EAGAIN (full and !may_wait, or no thread could start). */
+int urt__pool_submit(struct urt__pool *p, struct urt__job *job, bool may_wait);
+/* Take job back if no worker has it yet. Returns true if withdrawn. */
+bool urt__pool_withdraw(struct urt__job *job);
+/* Called by a worker after job finished: post its completion. */
+void urt__job_finished(struct urt__job *job);
+void urt__job_free(struct urt__job *job);
+
+/* Futures (future.c). refs: one for the handle, one for the producer. */
+struct urt_future {
+	_Atomic uint32_t state;   /* futex word: FUT_PENDING, FUT_SLEEPER, FUT_DONE */
+	_Atomic int refs;         /* the handle and the producer (+ messages in flight) */
+	_Atomic int claim;        /* 0 free, 1 a wait runs, 2 the result was taken */
+	_Atomic int cancel_req;   /* urt_future_cancel was called */
+	void *result;             /* written before state becomes FUT_DONE */
+	int err;
+	urt_loop *loop;           /* the loop its task runs on (EDEADLK), or NULL */
+	void (*cancel)(urt_future *f); /* producer's hook (any thread) */
+	void (*destroy)(urt_future *f); /* frees the record */
+	void *producer;           /* the job (pool futures) */
+};
+enum { URT_FUT_PENDING = 0, URT_FUT_SLEEPER = 1, URT_FUT_DONE = 2 };
+
+/* Initialise f with two references and no result. */
+void urt__future_init(urt_future *f);
+/* Publish the result, wake the waiter, drop the producer's reference. */
+void urt__future_complete(urt_future *f, void *result, int err);
+void urt__future_unref(urt_future *f);
+bool urt__future_done(const urt_future *f);
+
+
+/* A message that can also travel by IORING_OP_MSG_RING (msgring.c). */
+struct urt__ring_msg {
+	urt_op dst;                  /* the target ring's CQE points here */
+	urt_op src;                  /* the sender's CQE (only on failure) */
+	urt_loop *target;
+	struct urt_remote *m;        /* run on the target loop */
+	void (*fail)(struct urt_remote *m, int err); /* could not be delivered */
+};
+/* From a thread running another loop, send rm->m to target through the
+ * sender's ring (submitted at once). Returns 0; -ESHUTDOWN (target
+ * closing); -ENOTSUP when this transport does not apply (not on a loop
+ * thread, same loop): then use urt__loop_post. */
+int urt__msgring_post(urt_loop *target, struct urt__ring_msg *rm);
+
+#endif

@@ -1,0 +1,591 @@
+/* The worker pools: urt_to_thread / urt_to_cpu / classes from tasks, the
+ * try variant and futures from plain threads, cancellation, deadlines,
+ * back-pressure, shutdown. URT_TEST_THREADS: workers share data with the
+ * loop, so this also runs under TSan. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "check.h"
+#include "urt_ctx.h"
+#include "urt_offload.h"
+
+#define MS URT_NS_PER_MS
+
+/* What a test must give back: fds and threads. Not mappings: glibc keeps
+ * the stacks of exited threads cached and gives each new thread a malloc
+ * arena, both for the life of the process. */
+struct base {
+	int fds, threads;
+};
+
+static struct base base_take(void)
+{
+	return (struct base){urt_test_fd_count(), urt_test_thread_count()};
+}
+
+static void base_check(struct base b)
+{
+	cr_expect_eq(urt_test_fd_count(), b.fds, "fds left open");
+	for (int i = 0; i < 200 && urt_test_thread_count() > b.threads; i++)
+		usleep(5000);
+	cr_expect_leq(urt_test_thread_count(), b.threads, "threads left running");
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* urt_run(fn) then stop the pools, and check nothing was left behind. */
+static void *run_main(urt_task_fn fn, void *arg)
+{
+	struct base b = base_take();
+	void *res = NULL;
+	int r = urt_run(fn, arg, NULL, &res);
+	cr_assert_eq(r, 0, "urt_run: %s", urt_strerror(r));
+	cr_assert_eq(urt_offload_shutdown(), 0);
+	base_check(b);
+	return res;
+}
+
+static void *sleep_ms_job(void *arg)
+{
+	usleep((useconds_t)(intptr_t)arg * 1000);
+	return (void *)((intptr_t)arg + 1);
+}
+
+/* A gate jobs block on until the test opens it (no sleeping guesses). */
+static atomic_int gate_open, gate_entered, gate_left;
+
+static void *gated_job(void *arg)
+{
+	atomic_fetch_add(&gate_entered, 1);
+	while (!atomic_load(&gate_open))
+		usleep(500);
+	atomic_fetch_add(&gate_left, 1);
+	return arg;
+}
+
+static void gate_reset(void)
+{
+	atomic_store(&gate_open, 0);
+	atomic_store(&gate_entered, 0);
+	atomic_store(&gate_left, 0);
+}
+
+/* ---- responsiveness ------------------------------------------------------ */
+
+static atomic_int ticks;
+static atomic_int stop_ticker;
+
+static void *ticker(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop_ticker)) {
+		if (urt_sleep(5 * MS) < 0)
+			break;
+		atomic_fetch_add(&ticks, 1);
+	}
+	return NULL;
+}
+
+static void *offload_sleeper(void *arg)
+{
+	void *res = NULL;
+	int r = urt_to_thread(sleep_ms_job, arg, &res);
+	return r == 0 ? res : (void *)(intptr_t)r;
+}
+
+static void *eight_sleepers_main(void *arg)
+{
+	(void)arg;
+	urt_task *tick_task, *t[8];
+	cr_assert_eq(urt_spawn(&tick_task, ticker, NULL, NULL), 0);
+	uint64_t t0 = mono_ms();
+	for (int i = 0; i < 8; i++)
+		cr_assert_eq(urt_spawn(&t[i], offload_sleeper, (void *)(intptr_t)100, NULL), 0);
+	for (int i = 0; i < 8; i++) {
+		void *res;
+		cr_assert_eq(urt_join(t[i], &res), 0);
+		cr_expect_eq((intptr_t)res, 101, "job %d returned %ld", i, (long)(intptr_t)res);
+	}
+	uint64_t took = mono_ms() - t0;
+	int seen = atomic_load(&ticks);
+	atomic_store(&stop_ticker, 1);
+	urt_join(tick_task, NULL);
+	cr_expect_lt(took, 600, "8 x 100 ms jobs took %lu ms: not run in parallel", (unsigned long)took);
+	/* 100 ms of 5 ms ticks: a blocked loop would show ~0 */
+	cr_expect_geq(seen, 8, "the ticker only ticked %d times", seen);
+	return NULL;
+}
+
+Test(offload, loop_keeps_ticking_while_jobs_block, .timeout = 20)
+{
+	run_main(eight_sleepers_main, NULL);
+}
+
+/* ---- results, errors, bad input ------------------------------------------ */
+
+static void *failing_job(void *arg)
+{
+	cr_expect_eq(urt_job_error(0), -EINVAL);
+	cr_expect_eq(urt_job_error(-EIO), 0);
+	return arg;
+}
+
+static void *results_main(void *arg)
+{
+	(void)arg;
+	void *res = NULL;
+	cr_expect_eq(urt_to_thread(sleep_ms_job, (void *)(intptr_t)0, &res), 0);
+	cr_expect_eq((intptr_t)res, 1);
+	cr_expect_eq(urt_to_thread(sleep_ms_job, (void *)(intptr_t)0, NULL), 0, "NULL result is fine");
+	res = NULL;
+	cr_expect_eq(urt_to_thread(failing_job, (void *)(intptr_t)7, &res), -EIO);
+	cr_expect_eq((intptr_t)res, 7, "the result comes back with the error");
+	res = NULL;
+	cr_expect_eq(urt_to_cpu(failing_job, (void *)(intptr_t)8, &res), -EIO);
+	cr_expect_eq((intptr_t)res, 8);
+	cr_expect_eq(urt_to_thread_class(5, sleep_ms_job, (void *)(intptr_t)1, &res), 0);
+	cr_expect_eq((intptr_t)res, 2);
+	/* bad input */
+	cr_expect_eq(urt_to_thread(NULL, NULL, &res), -EINVAL);
+	cr_expect_eq(urt_to_cpu(NULL, NULL, &res), -EINVAL);
+	cr_expect_eq(urt_to_thread_class(URT_OFFLOAD_CLASSES, sleep_ms_job, NULL, &res), -EINVAL);
+	cr_expect_eq(urt_job_error(-EIO), -EPERM, "not in a job");
+	return NULL;
+}
+
+Test(offload, results_and_errors_come_back, .timeout = 10)
+{
+	run_main(results_main, NULL);
+}
+
+Test(offload, bad_input_outside_tasks, .timeout = 10)
+{
+	void *res;
+	cr_expect_eq(urt_to_thread(sleep_ms_job, NULL, &res), -EPERM);
+	cr_expect_eq(urt_to_cpu(sleep_ms_job, NULL, &res), -EPERM);
+	cr_expect_eq(urt_to_thread_class(1, sleep_ms_job, NULL, &res), -EPERM);
+	cr_expect_eq(urt_offload_configure(NULL), -EINVAL);
+	cr_expect_eq(urt_offload_configure(&(urt_offload_config){.flags = 1u << 20}), -EINVAL);
+	cr_expect_eq(urt_offload_class_limit(0, 3), -EINVAL);
+	cr_expect_eq(urt_offload_class_limit(URT_OFFLOAD_CLASSES, 3), -EINVAL);
+	urt_offload_stats st;
+	cr_expect_eq(urt_offload_stats_get(7, &st), -EINVAL);
+	cr_expect_eq(urt_offload_stats_get(URT_POOL_CPU, NULL), -EINVAL);
+	cr_expect_eq(urt_offload_stats_get(URT_POOL_CPU, &st), 0);
+	cr_expect_eq(st.threads, 0, "pools start lazily");
+	urt_future *f = (urt_future *)0x1;
+	cr_expect_eq(urt_to_thread_try(NULL, NULL, &f), -EINVAL);
+	cr_expect_eq(urt_to_thread_try(sleep_ms_job, NULL, NULL), -EINVAL);
+	cr_expect_eq(urt_to_cpu_try(NULL, NULL, &f), -EINVAL);
+	cr_expect_eq(urt_future_wait(NULL, 0, NULL), -EINVAL);
+	cr_expect_eq(urt_future_cancel(NULL), -EINVAL);
+	cr_expect_eq(urt_future_done(NULL), -EINVAL);
+	urt_future_release(NULL);
+	cr_expect_eq(urt_offload_shutdown(), 0, "shutdown of pools never started");
+}
+
+/* ---- context ------------------------------------------------------------- */
+
+static urt_ctxvar *req_var;
+
+static void *ctx_job(void *arg)
+{
+	(void)arg;
+	void *seen = urt_ctxvar_get(req_var);
+	urt_ctxvar_set(req_var, (void *)"job", NULL); /* stays in the job's copy */
+	return seen;
+}
+
+static void *ctx_task(void *arg)
+{
+	cr_assert_eq(urt_ctxvar_set(req_var, arg, NULL), 0);
+	void *seen = NULL;
+	cr_assert_eq(urt_to_thread(ctx_job, NULL, &seen), 0);
+	cr_expect_eq(seen, arg, "the job saw %s, not its submitter's %s", (char *)seen, (char *)arg);
+	cr_expect_eq(urt_ctxvar_get(req_var), arg, "the job's set leaked back");
+	cr_assert_eq(urt_to_cpu(ctx_job, NULL, &seen), 0);
+	cr_expect_eq(seen, arg);
+	return NULL;
+}
+
+static void *ctx_main(void *arg)
+{
+	(void)arg;
+	urt_task *a, *b;
+	cr_assert_eq(urt_spawn(&a, ctx_task, "request-a", NULL), 0);
+	cr_assert_eq(urt_spawn(&b, ctx_task, "request-b", NULL), 0);
+	urt_join(a, NULL);
+	urt_join(b, NULL);
+	cr_expect_null(urt_ctxvar_get(req_var), "children's sets stay theirs");
+	return NULL;
+}
+
+Test(offload, context_propagated_and_isolated, .timeout = 10)
+{
+	cr_assert_eq(urt_ctxvar_create(&req_var, "request", NULL, NULL, 0), 0);
+	run_main(ctx_main, NULL);
+}
+
+/* ---- the CPU pool cannot starve the blocking pool ------------------------- */
+
+static void *spin_job(void *arg)
+{
+	uint64_t end = mono_ms() + (uint64_t)(intptr_t)arg;
+	volatile uint64_t x = 0;
+	while (mono_ms() < end)
+		x++;
+	return NULL;
+}
+
+static void *cpu_hog(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)urt_to_cpu(spin_job, (void *)(intptr_t)400, NULL);
+}
+
+static void *saturation_main(void *arg)
+{
+	(void)arg;
+	urt_task *hogs[6];
+	for (int i = 0; i < 6; i++)
+		cr_assert_eq(urt_spawn(&hogs[i], cpu_hog, NULL, NULL), 0);
+	urt_sleep(20 * MS); /* the CPU pool is busy, its queue holds the rest */
+	urt_offload_stats st;
+	urt_offload_stats_get(URT_POOL_CPU, &st);
+	cr_expect_eq(st.running, 2, "CPU pool running %u", st.running);
+	cr_expect_eq(st.queued, 4);
+	uint64_t t0 = mono_ms();
+	cr_expect_eq(urt_to_thread(sleep_ms_job, (void *)(intptr_t)10, NULL), 0);
+	uint64_t took = mono_ms() - t0;
+	cr_expect_lt(took, 200, "a 10 ms blocking job took %lu ms behind CPU work", (unsigned long)took);
+	for (int i = 0; i < 6; i++) {
+		void *r;
+		urt_join(hogs[i], &r);
+		cr_expect_eq((intptr_t)r, 0);
+	}
+	return NULL;
+}
+
+Test(offload, cpu_saturation_does_not_delay_blocking_jobs, .timeout = 20)
+{
+	cr_assert_eq(urt_offload_configure(&(urt_offload_config){.cpu_threads = 2}), 0);
+	run_main(saturation_main, NULL);
+}
+
+/* ---- back-pressure --------------------------------------------------------- */
+
+static atomic_int try_result;
+
+static void *try_from_plain_thread(void *arg)
+{
+	(void)arg;
+	urt_future *f = NULL;
+	atomic_store(&try_result, urt_to_thread_try(sleep_ms_job, NULL, &f));
+	if (f)
+		urt_future_release(f);
+	return NULL;
+}
+
+static void *gated_task(void *arg)
+{
+	void *res = NULL;
+	int r = urt_to_thread(gated_job, arg, &res);
+	return r == 0 ? res : (void *)(intptr_t)r;
+}
+
+static void *queue_full_main(void *arg)
+{
+	(void)arg;
+	urt_task *tick_task, *t[6];
+	atomic_store(&ticks, 0);
+	cr_assert_eq(urt_spawn(&tick_task, ticker, NULL, NULL), 0);
+	for (intptr_t i = 0; i < 6; i++)
+		cr_assert_eq(urt_spawn(&t[i], gated_task, (void *)(i + 100), NULL), 0);
+	while (atomic_load(&gate_entered) < 1)
+		urt_sleep(MS);
+	urt_sleep(10 * MS);
+	urt_offload_stats st;
+	urt_offload_stats_get(URT_POOL_BLOCKING, &st);
+	cr_expect_eq(st.running, 1);
+	cr_expect_eq(st.queued, 2, "queued %u", st.queued);
+	cr_expect_eq(st.waiting, 3, "3 tasks parked for room, got %u", st.waiting);
+	/* a plain thread is refused instead */
+	pthread_t th;
+	pthread_create(&th, NULL, try_from_plain_thread, NULL);
+	pthread_join(th, NULL);
+	cr_expect_eq(atomic_load(&try_result), -EAGAIN);
+	int before = atomic_load(&ticks);
+	urt_sleep(30 * MS);
+	cr_expect_gt(atomic_load(&ticks), before, "the loop thread must not block");
+	atomic_store(&gate_open, 1);
+	for (intptr_t i = 0; i < 6; i++) {
+		void *r;
+		urt_join(t[i], &r);
+		cr_expect_eq((intptr_t)r, i + 100);
+	}
+	cr_expect_eq(atomic_load(&gate_left), 6);
+	atomic_store(&stop_ticker, 1);
+	urt_join(tick_task, NULL);
+	return NULL;
+}
+
+Test(offload, full_queue_parks_tasks_and_refuses_threads, .timeout = 20)
+{
+	gate_reset();
+	cr_assert_eq(urt_offload_configure(&(urt_offload_config){.blocking_threads = 1, .queue_bound = 2}), 0);
+	run_main(queue_full_main, NULL);
+}
+
+/* ---- classes ----------------------------------------------------------------- */
+
+static atomic_int in_class, class_peak;
+
+static void *class_job(void *arg)
+{
+	int n = atomic_fetch_add(&in_class, 1) + 1;
+	int peak = atomic_load(&class_peak);
+	while (n > peak && !atomic_compare_exchange_weak(&class_peak, &peak, n))
+		;
+	usleep(20000);
+	atomic_fetch_sub(&in_class, 1);
+	return arg;
+}
+
+static void *class_task(void *arg)
+{
+	return (void *)(intptr_t)urt_to_thread_class(3, class_job, arg, NULL);
+}
+
+static void *class_main(void *arg)
+{
+	(void)arg;
+	urt_task *t[8];
+	for (int i = 0; i < 8; i++)
+		cr_assert_eq(urt_spawn(&t[i], class_task, NULL, NULL), 0);
+	urt_sleep(5 * MS);
+	/* other classes do not queue behind class 3 */
+	uint64_t t0 = mono_ms();
+	cr_expect_eq(urt_to_thread(sleep_ms_job, (void *)(intptr_t)1, NULL), 0);
+	cr_expect_lt(mono_ms() - t0, 40);
+	for (int i = 0; i < 8; i++) {
+		void *r;
+		urt_join(t[i], &r);
+		cr_expect_eq((intptr_t)r, 0);
+	}
+	cr_expect_eq(atomic_load(&class_peak), 2, "class 3 peaked at %d running", atomic_load(&class_peak));
+	return NULL;
+}
+
+Test(offload, class_cap_limits_concurrency, .timeout = 20)
+{
+	cr_assert_eq(urt_offload_class_limit(3, 2), 0);
+	run_main(class_main, NULL);
+}
+
+/* ---- cancellation and deadlines --------------------------------------------- */
+
+static atomic_int heap_job_done;
+
+static void *static_result_job(void *arg)
+{
+	gated_job(NULL);
+	atomic_store(&heap_job_done, 1);
+	return arg;
+}
+
+static void *cancel_main(void *arg)
+{
+	(void)arg;
+	urt_task *running, *queued;
+	cr_assert_eq(urt_spawn(&running, gated_task, (void *)1, NULL), 0);
+	while (atomic_load(&gate_entered) < 1)
+		urt_sleep(MS);
+	/* pool cap 1: this one is still queued */
+	cr_assert_eq(urt_spawn(&queued, gated_task, (void *)2, NULL), 0);
+	urt_sleep(5 * MS);
+	uint64_t t0 = mono_ms();
+	cr_assert_eq(urt_cancel(running), 0);
+	cr_assert_eq(urt_cancel(queued), 0);
+	void *r;
+	urt_join(running, &r);
+	cr_expect_eq((intptr_t)r, -ECANCELED);
+	urt_join(queued, &r);
+	cr_expect_eq((intptr_t)r, -ECANCELED);
+	cr_expect_lt(mono_ms() - t0, 50, "cancel must not wait for the job");
+	urt_offload_stats st;
+	urt_offload_stats_get(URT_POOL_BLOCKING, &st);
+	cr_expect_eq(st.running, 1, "the running job runs on");
+	cr_expect_eq(st.queued, 0, "the queued one was withdrawn");
+	atomic_store(&gate_open, 1);
+	/* the loop's urt_run waits for the job; let it finish here anyway */
+	while (atomic_load(&gate_left) < 1)
+		urt_sleep(MS);
+	urt_sleep(5 * MS);
+	cr_expect_eq(atomic_load(&gate_entered), 1, "the withdrawn job never ran");
+	return NULL;
+}
+
+Test(offload, cancel_waiting_task, .timeout = 20)
+{
+	gate_reset();
+	cr_assert_eq(urt_offload_configure(&(urt_offload_config){.blocking_threads = 1}), 0);
+	run_main(cancel_main, NULL);
+}
+
+static void *deadline_main(void *arg)
+{
+	(void)arg;
+	urt_deadline d;
+	cr_assert_eq(urt_deadline_enter(&d, 20 * MS), 0);
+	uint64_t t0 = mono_ms();
+	cr_expect_eq(urt_to_thread(sleep_ms_job, (void *)(intptr_t)200, NULL), -ETIME);
+	cr_expect_lt(mono_ms() - t0, 150);
+	cr_expect_eq(urt_to_thread(sleep_ms_job, NULL, NULL), -ETIME, "already expired");
+	urt_deadline_exit(&d);
+	return NULL;
+}
+
+Test(offload, deadline_interrupts_wait, .timeout = 10)
+{
+	run_main(deadline_main, NULL);
+}
+
+/* ---- shutdown ------------------------------------------------------------------ */
+
+static void *abandoning_task(void *arg)
+{
+	return (void *)(intptr_t)urt_to_thread(static_result_job, arg, NULL);
+}
+
+static void *abandon_main(void *arg)
+{
+	(void)arg;
+	urt_task *t;
+	cr_assert_eq(urt_spawn(&t, abandoning_task, NULL, NULL), 0);
+	while (atomic_load(&gate_entered) < 1)
+		urt_sleep(MS);
+	urt_cancel(t);
+	void *r;
+	urt_join(t, &r);
+	cr_expect_eq((intptr_t)r, -ECANCELED);
+	return NULL; /* the job is still running: urt_run must wait for it */
+}
+
+static void *open_gate_later(void *arg)
+{
+	(void)arg;
+	usleep(80000);
+	atomic_store(&gate_open, 1);
+	return NULL;
+}
+
+Test(offload, run_returns_after_jobs_in_flight, .timeout = 10)
+{
+	gate_reset();
+	atomic_store(&heap_job_done, 0);
+	pthread_t th;
+	pthread_create(&th, NULL, open_gate_later, NULL);
+	struct base b = base_take();
+	uint64_t t0 = mono_ms();
+	cr_assert_eq(urt_run(abandon_main, NULL, NULL, NULL), 0);
+	cr_expect_eq(atomic_load(&heap_job_done), 1, "urt_run returned while its job ran");
+	cr_expect_geq(mono_ms() - t0, 60);
+	pthread_join(th, NULL);
+	cr_assert_eq(urt_offload_shutdown(), 0);
+	base_check(b);
+}
+
+static void *shutdown_from_job(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)urt_offload_shutdown();
+}
+
+static void *keep_alive_main(void *arg)
+{
+	(void)arg;
+	void *r;
+	cr_expect_eq(urt_to_thread(shutdown_from_job, NULL, &r), 0);
+	cr_expect_eq((intptr_t)r, -EDEADLK);
+	urt_offload_stats st;
+	urt_offload_stats_get(URT_POOL_BLOCKING, &st);
+	cr_expect_eq(st.threads, 1);
+	for (int i = 0; i < 100 && st.threads; i++) {
+		urt_sleep(5 * MS);
+		urt_offload_stats_get(URT_POOL_BLOCKING, &st);
+	}
+	cr_expect_eq(st.threads, 0, "the idle worker outlived its keep-alive");
+	cr_expect_geq(st.done, 1);
+	return NULL;
+}
+
+Test(offload, idle_workers_exit_after_keep_alive, .timeout = 10)
+{
+	cr_assert_eq(urt_offload_configure(&(urt_offload_config){.keep_alive_ns = 30 * MS}), 0);
+	run_main(keep_alive_main, NULL);
+}
+
+/* ---- futures from plain threads ------------------------------------------------ */
+
+Test(offload, try_variant_and_future, .timeout = 10)
+{
+	struct base b = base_take();
+	urt_future *f;
+	cr_assert_eq(urt_to_thread_try(sleep_ms_job, (void *)(intptr_t)30, &f), 0);
+	void *res = NULL;
+	cr_expect_eq(urt_future_wait(f, 0, &res), -ETIMEDOUT, "0 just looks");
+	cr_expect_eq(urt_future_done(f), 0);
+	cr_expect_eq(urt_future_wait(f, UINT64_MAX, &res), 0);
+	cr_expect_eq((intptr_t)res, 31);
+	cr_expect_eq(urt_future_done(f), 1);
+	cr_expect_eq(urt_future_wait(f, 0, &res), -EINVAL, "waiting twice");
+	cr_expect_eq(urt_future_cancel(f), -EALREADY);
+	urt_future_release(f);
+
+	cr_assert_eq(urt_to_cpu_try(failing_job, (void *)(intptr_t)5, &f), 0);
+	cr_expect_eq(urt_future_wait(f, UINT64_MAX, &res), -EIO);
+	cr_expect_eq((intptr_t)res, 5);
+	urt_future_release(f);
+
+	/* released without waiting: the job finishes unobserved */
+	cr_assert_eq(urt_to_thread_try(sleep_ms_job, (void *)(intptr_t)5, &f), 0);
+	urt_future_release(f);
+	cr_assert_eq(urt_offload_shutdown(), 0);
+	base_check(b);
+}
+
+Test(offload, cancel_futures, .timeout = 10)
+{
+	gate_reset();
+	cr_assert_eq(urt_offload_configure(&(urt_offload_config){.blocking_threads = 1}), 0);
+	urt_future *run, *queued;
+	cr_assert_eq(urt_to_thread_try(gated_job, (void *)1, &run), 0);
+	while (atomic_load(&gate_entered) < 1)
+		usleep(500);
+	cr_assert_eq(urt_to_thread_try(gated_job, (void *)2, &queued), 0);
+	cr_expect_eq(urt_future_cancel(queued), 0);
+	cr_expect_eq(urt_future_cancel(queued), -EALREADY, "withdrawn: done");
+	void *res = (void *)-1;
+	cr_expect_eq(urt_future_wait(queued, 0, &res), -ECANCELED, "withdrawn at once");
+	cr_expect_null(res);
+	cr_expect_eq(urt_future_cancel(run), 0);
+	cr_expect_eq(urt_future_cancel(run), 0, "idempotent");
+	cr_expect_eq(urt_future_wait(run, 20 * MS, &res), -ETIMEDOUT, "the running job goes on");
+	atomic_store(&gate_open, 1);
+	cr_expect_eq(urt_future_wait(run, UINT64_MAX, &res), -ECANCELED);
+	cr_expect_eq(atomic_load(&gate_entered), 1, "the cancelled queued job never ran");
+	urt_future_release(run);
+	urt_future_release(queued);
+	cr_assert_eq(urt_offload_shutdown(), 0);
+}
