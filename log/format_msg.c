@@ -1,0 +1,268 @@
+/* Writer side of deferred formatting: walk a record's format again and
+ * expand each conversion with its copied argument (one snprintf per
+ * conversion, so width, precision and flags mean what printf says). Also
+ * the output buffer, the timestamp and the walk over a record's parts. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "log_internal.h"
+
+#define PAD8(n) (((n) + 7u) & ~(size_t)7u)
+
+bool urt__log_buf_reserve(struct urt_log_buf *b, size_t n)
+{
+	if (b->len + n <= b->cap)
+		return true;
+	if (b->fixed)
+		return false;
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap < b->len + n)
+		cap *= 2;
+	char *p = realloc(b->p, cap);
+	if (!p)
+		return false;
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+void urt__log_buf_put(struct urt_log_buf *b, const char *s, size_t n)
+{
+	if (!urt__log_buf_reserve(b, n))
+		n = b->cap - b->len; /* fixed buffer: truncate */
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+const char *urt__log_level_name(int level)
+{
+	static const char *names[] = {"?", "DEBUG", "INFO", "WARN", "ERROR"};
+	return level >= 1 && level <= 4 ? names[level] : "?";
+}
+
+static void put_uint(struct urt_log_buf *b, uint64_t v, int width)
+{
+	char d[24];
+	int n = 0;
+	do {
+		d[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n < width)
+		d[n++] = '0';
+	char s[24];
+	for (int i = 0; i < n; i++)
+		s[i] = d[n - 1 - i];
+	urt__log_buf_put(b, s, (size_t)n);
+}
+
+/* days since 1970-01-01 -> civil date (proleptic Gregorian) */
+static void civil(int64_t days, int *y, unsigned *m, unsigned *d)
+{
+	days += 719468;
+	int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+	unsigned doe = (unsigned)(days - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int)(yoe + era * 400) + (*m <= 2);
+}
+
+void urt__log_format_time(struct urt_log_buf *b, int64_t ns)
+{
+	int64_t sec = ns >= 0 ? ns / 1000000000 : (ns - 999999999) / 1000000000;
+	int64_t us = (ns - sec * 1000000000) / 1000;
+	int64_t days = sec >= 0 ? sec / 86400 : (sec - 86399) / 86400;
+	int64_t sod = sec - days * 86400;
+	int y;
+	unsigned m, d;
+	civil(days, &y, &m, &d);
+	put_uint(b, (uint64_t)(y < 0 ? 0 : y), 4);
+	urt__log_buf_put(b, "-", 1);
+	put_uint(b, m, 2);
+	urt__log_buf_put(b, "-", 1);
+	put_uint(b, d, 2);
+	urt__log_buf_put(b, "T", 1);
+	put_uint(b, (uint64_t)sod / 3600, 2);
+	urt__log_buf_put(b, ":", 1);
+	put_uint(b, (uint64_t)sod / 60 % 60, 2);
+	urt__log_buf_put(b, ":", 1);
+	put_uint(b, (uint64_t)sod % 60, 2);
+	urt__log_buf_put(b, ".", 1);
+	put_uint(b, (uint64_t)us, 6);
+	urt__log_buf_put(b, "Z", 1);
+}
+
+const unsigned char *urt__log_rec_fields(const struct urt_log_rec *rec)
+{
+	return (const unsigned char *)(rec + 1) + PAD8(rec->name_len);
+}
+
+const unsigned char *urt__log_field_next(const unsigned char *f, const char **key,
+					 const struct urt_log_field_hdr **h, const void **val)
+{
+	*h = (const struct urt_log_field_hdr *)f;
+	*key = (const char *)(f + sizeof **h);
+	*val = f + sizeof **h + PAD8((*h)->klen + 1u);
+	if ((*h)->type == URT_LOG_KV_STR)
+		return (const unsigned char *)*val + PAD8((*h)->vlen + 1u);
+	return (const unsigned char *)*val + 8;
+}
+
+/* Plain "%f" (6 decimals) without printf for |v| < 1e6: v * 1e6 is off
+ * the exact product by at most 6e-5, so unless its fraction is within 1e-3
+ * of a tie the rounding is the one printf would make. false: use printf. */
+static bool put_f6(struct urt_log_buf *b, double v)
+{
+	double t = v < 0 ? -v : v;
+	if (!(t < 1e6))
+		return false;
+	t *= 1e6;
+	double fl = __builtin_floor(t), frac = t - fl;
+	if (frac > 0.499 && frac < 0.501)
+		return false;
+	uint64_t r = (uint64_t)fl + (frac > 0.5);
+	if (__builtin_signbit(v)) /* printf prints -1e-9 and -0.0 as "-0.000000" too */
+		urt__log_buf_put(b, "-", 1);
+	put_uint(b, r / 1000000, 1);
+	urt__log_buf_put(b, ".", 1);
+	put_uint(b, r % 1000000, 6);
+	return true;
+}
+
+/* snprintf one conversion straight into b */
+#define PUT_FMT(b, spec, ...) do { \
+	if (!urt__log_buf_reserve(b, 64)) break; \
+	size_t room_ = (b)->cap - (b)->len; \
+	int n_ = snprintf((b)->p + (b)->len, room_, spec, __VA_ARGS__); \
+	if (n_ > 0 && (size_t)n_ >= room_ && urt__log_buf_reserve(b, (size_t)n_ + 1)) \
+		n_ = snprintf((b)->p + (b)->len, (size_t)n_ + 1, spec, __VA_ARGS__); \
+	if (n_ > 0) \
+		(b)->len += (size_t)n_ < (b)->cap - (b)->len ? (size_t)n_ : (b)->cap - (b)->len - 1; \
+	} while (0)
+
+void urt__log_format_msg(struct urt_log_buf *b, const struct urt_log_rec *rec)
+{
+	const unsigned char *a = urt__log_rec_fields(rec);
+	for (unsigned i = 0; i < rec->nfields; i++) {
+		const char *k;
+		const struct urt_log_field_hdr *h;
+		const void *v;
+		a = urt__log_field_next(a, &k, &h, &v);
+	}
+	unsigned left = rec->nargs;
+	const char *p = rec->fmt, *lit = p;
+	char spec[48];
+	int64_t star[2];
+	while (*p) {
+		if (*p != '%') { p++; continue; }
+		urt__log_buf_put(b, lit, (size_t)(p - lit));
+		if (p[1] == '%') { urt__log_buf_put(b, "%", 1); p += 2; lit = p; continue; }
+		const char *s = p++;
+		int nstar = 0;
+		while (*p && strchr("-+ #0'I", *p)) p++;
+		if (*p == '*') { nstar++; p++; } else while (*p >= '0' && *p <= '9') p++;
+		if (*p == '.') { p++; if (*p == '*') { nstar++; p++; } else while (*p >= '0' && *p <= '9') p++; }
+		while (*p && strchr("hlLqjzZt", *p)) p++;
+		char conv = *p;
+		if (!conv) { lit = s; break; }
+		p++;
+		lit = p;
+		size_t slen = (size_t)(p - s);
+		if (slen >= sizeof spec || !strchr("diouxXceEfFgGaAspnm", conv)) {
+			urt__log_buf_put(b, s, slen);
+			continue;
+		}
+		memcpy(spec, s, slen);
+		spec[slen] = 0;
+		for (int j = 0; j < nstar; j++) {
+			if (left) { memcpy(&star[j], a, 8); a += 8; left--; } else star[j] = 0;
+		}
+		if (conv == 'm') { /* errno captured at the call */
+			int64_t e = 0;
+			if (left) { memcpy(&e, a, 8); a += 8; left--; }
+			char eb[128];
+			const char *es = strerror_r((int)e, eb, sizeof eb);
+			urt__log_buf_put(b, es, strlen(es));
+			continue;
+		}
+		if (conv == 'n') { urt__log_buf_put(b, "%n", 2); if (left) { a += 8; left--; } continue; }
+		if (!left) { urt__log_buf_put(b, s, slen); continue; }
+		int w = (int)star[0], pr = (int)star[1];
+		bool ld = strchr(spec, 'L') != NULL;
+		if (conv == 's' && !strchr(spec, 'l')) {
+			uint64_t len;
+			memcpy(&len, a, 8);
+			const char *str = (const char *)a + 8;
+			a += 8 + PAD8(len + 1);
+			left--;
+			if (nstar == 2) PUT_FMT(b, spec, w, pr, str);
+			else if (nstar == 1) PUT_FMT(b, spec, w, str);
+			else if (slen == 2) urt__log_buf_put(b, str, len); /* plain %s */
+			else PUT_FMT(b, spec, str);
+			continue;
+		}
+		left--;
+		if (strchr("eEfFgGaA", conv) && ld) {
+			long double v = 0;
+			memcpy(&v, a, sizeof v < 16 ? sizeof v : 16);
+			a += 16;
+			if (nstar == 2) PUT_FMT(b, spec, w, pr, v);
+			else if (nstar == 1) PUT_FMT(b, spec, w, v);
+			else PUT_FMT(b, spec, v);
+		} else if (strchr("eEfFgGaA", conv)) {
+			double v;
+			memcpy(&v, a, 8);
+			a += 8;
+			if (slen == 2 && conv == 'f' && put_f6(b, v))
+				continue;
+			if (nstar == 2) PUT_FMT(b, spec, w, pr, v);
+			else if (nstar == 1) PUT_FMT(b, spec, w, v);
+			else PUT_FMT(b, spec, v);
+		} else if (conv == 'p' || conv == 's') { /* %p, or %ls printed as a pointer */
+			void *v;
+			memcpy(&v, a, 8);
+			a += 8;
+			PUT_FMT(b, "%p", v);
+		} else {
+			/* integers: print through long long with the same flags */
+			int64_t v;
+			memcpy(&v, a, 8);
+			a += 8;
+			if (slen == 2 && (conv == 'd' || conv == 'i')) { /* plain %d: no snprintf */
+				int iv32 = (int)v;
+				if (iv32 < 0)
+					urt__log_buf_put(b, "-", 1);
+				put_uint(b, iv32 < 0 ? -(uint64_t)(int64_t)iv32 : (uint64_t)iv32, 1);
+				continue;
+			}
+			char ispec[56];
+			size_t k = 0;
+			for (size_t j = 0; j + 1 < slen; j++)
+				if (!strchr("hlLqjzZt", spec[j]))
+					ispec[k++] = spec[j];
+			int64_t iv = v;
+			if (strstr(spec, "hh")) iv = strchr("di", conv) ? (signed char)v : (unsigned char)v;
+			else if (strchr(spec, 'h')) iv = strchr("di", conv) ? (short)v : (unsigned short)v;
+			else if (!strpbrk(spec, "lLqjzZt") && conv != 'c')
+				iv = strchr("di", conv) ? (int)v : (int64_t)(unsigned)v;
+			if (conv != 'c') { ispec[k++] = 'l'; ispec[k++] = 'l'; }
+			ispec[k++] = conv;
+			ispec[k] = 0;
+			if (conv == 'c') {
+				int c = (int)v;
+				if (nstar == 2) PUT_FMT(b, ispec, w, pr, c);
+				else if (nstar == 1) PUT_FMT(b, ispec, w, c);
+				else PUT_FMT(b, ispec, c);
+			} else {
+				long long x = iv;
+				if (nstar == 2) PUT_FMT(b, ispec, w, pr, x);
+				else if (nstar == 1) PUT_FMT(b, ispec, w, x);
+				else PUT_FMT(b, ispec, x);
+			}
+		}
+	}
+	urt__log_buf_put(b, lit, strlen(lit));
+}

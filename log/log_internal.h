@@ -1,0 +1,200 @@
+/* log's private contract: the record layout in a ring, the per-thread ring,
+ * the logger, and the jobs of each file (ring.c, record.c, clock.c,
+ * writer.c, format_*.c, sink_file.c, crash.c, logger.c). */
+#ifndef URT_LOG_INTERNAL_H
+#define URT_LOG_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include "urt_log.h"
+
+#define URT_LOG_LIKELY(x) __builtin_expect(!!(x), 1)
+#define URT_LOG_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#define URT_LOG_MAX_ARGS 24         /* = sizeof(site->types) */
+#define URT_LOG_MAX_FIELDS 16       /* call fields + context fields kept per record */
+#define URT_LOG_NAME_MAX 32         /* task name bytes kept (incl. NUL) */
+#define URT_LOG_DEFAULT_RING (256u << 10)
+#define URT_LOG_MIN_RING (16u << 10)
+#define URT_LOG_OUT_CAP (256u << 10) /* writer batch size that triggers a write */
+#define URT_LOG_WRITE_TRIES 3       /* attempts per batch before it is given up */
+
+/* Kinds of printf arguments, as the call site reads them from its va_list. */
+enum urt_log_arg {
+	URT_LOG_A_INT,     /* int (and everything promoted to it) */
+	URT_LOG_A_LONG,    /* long, size_t, ptrdiff_t */
+	URT_LOG_A_LLONG,   /* long long, intmax_t */
+	URT_LOG_A_DOUBLE,  /* double (float promoted) */
+	URT_LOG_A_LDOUBLE, /* long double */
+	URT_LOG_A_PTR,     /* %p and %n's pointer (never dereferenced) */
+	URT_LOG_A_STR,     /* %s: copied */
+	URT_LOG_A_ERRNO,   /* %m: errno at the call, no argument consumed */
+};
+
+/* Site cache states (site->state). */
+enum { URT_LOG_SITE_NEW, URT_LOG_SITE_PARSING, URT_LOG_SITE_READY };
+
+/* A record in a ring: this header, the task name (name_len bytes, padded),
+ * the fields, then the arguments in format order; every part 8-aligned. */
+struct urt_log_rec {
+	uint32_t size;            /* whole record in bytes, multiple of 8; 0 = wrap marker */
+	uint8_t level;            /* URT_LOG_LVL_* */
+	uint8_t nfields;          /* encoded fields (context first, then call fields) */
+	uint8_t name_len;         /* task name bytes (no NUL); 0 outside a task */
+	uint8_t nargs;            /* encoded arguments */
+	uint64_t ts;              /* raw clock (TSC ticks or ns), see clock.c */
+	const char *fmt;          /* the format literal */
+	const struct urt_log_site *site; /* file and line */
+	uint64_t task_id;         /* 0 outside a task */
+	uint64_t loop_id;         /* 0 outside a loop thread */
+	uint64_t drops_before;    /* records this thread dropped just before this one */
+};
+
+/* One encoded field: this header, key bytes, value (8 bytes or vlen bytes
+ * + NUL), padded to 8. */
+struct urt_log_field_hdr {
+	uint16_t klen;            /* key bytes */
+	uint16_t type;            /* enum urt_log_kv_type */
+	uint32_t vlen;            /* string value bytes (no NUL); 0 for numbers */
+};
+
+/* A per-thread single-producer single-consumer ring. Positions count bytes
+ * forever; the offset is pos & mask. A record never straddles the end: a
+ * wrap marker (size 0) sends the reader back to offset 0. */
+struct urt_log_ring {
+	/* producer side */
+	_Atomic uint64_t head;       /* next write position (release-published) */
+	uint64_t tail_cache;         /* producer's last view of tail */
+	uint64_t resv;               /* start of the record being written */
+	_Atomic uint64_t produced;   /* records accepted (producer-written) */
+	_Atomic uint64_t dropped;    /* records dropped (producer-written) */
+	_Atomic uint64_t pending_drops; /* drops not yet reported; claimed by exchange */
+	char pad1[64 - 6 * 8];
+	/* writer side */
+	_Atomic uint64_t tail;       /* next read position (release-published) */
+	uint64_t drops_reported;     /* writer: sum of reported drops */
+	char pad2[64 - 2 * 8];
+	/* fixed */
+	unsigned char *buf;          /* cap bytes */
+	uint64_t cap, mask;          /* power of two */
+	pid_t tid;                   /* owning thread */
+	_Atomic int dead;            /* the thread exited: free once drained */
+	struct urt_log_ring *next;   /* logger's list (under urt__log_lock) */
+};
+
+/* A growable (or, in a signal handler, fixed) output buffer. */
+struct urt_log_buf {
+	char *p;                     /* bytes */
+	size_t len, cap;             /* used, allocated */
+	bool fixed;                  /* never realloc: truncate instead */
+};
+
+struct urt_logger {
+	urt_log_config cfg;          /* effective config (path points to path_copy) */
+	char *path_copy;
+	int fd;                      /* the sink */
+	bool own_fd;                 /* close fd at the end (not for stderr) */
+	uint64_t gen;                /* identifies this logger to thread rings */
+	struct urt_log_ring *rings;  /* registered rings (urt__log_lock) */
+	unsigned nrings;
+	pthread_t thread;            /* the writer */
+	bool thread_started;
+	_Atomic int stop;            /* close requested */
+	_Atomic uint32_t wake;       /* futex: bumped to wake the writer */
+	_Atomic int writer_sleeping; /* the writer is (about to be) in futex wait */
+	_Atomic uint32_t room;       /* futex: bumped when the writer freed ring room */
+	_Atomic int room_waiters;    /* plain threads waiting for room */
+	_Atomic uint32_t flush_req;  /* flush requests issued */
+	_Atomic uint32_t flush_done; /* futex: last request fully served */
+	_Atomic int busy;            /* writer is consuming rings (crash hand-over) */
+	/* counters (stats) */
+	_Atomic uint64_t written, failed, bytes, sink_errors, rotations;
+	_Atomic uint64_t retired_produced, retired_dropped; /* of freed rings */
+	bool error_reported;         /* the sink failure line was printed */
+	uint64_t file_size;          /* FILE sink: bytes in the current file */
+	struct urt_log_buf out;      /* formatted batch */
+	struct urt_log_buf msg;      /* one message before escaping */
+	uint64_t batch_records;      /* records in out */
+	void *uring;                 /* struct io_uring *, NULL: plain writev */
+	void *snap;                  /* writer: per-ring drain positions */
+	unsigned snap_cap;
+	bool forked;                 /* this is a forked child's inherited copy */
+	char tsc_cache_text[32];     /* "YYYY-MM-DDTHH:MM:SS" of tsc_cache_sec */
+	int64_t tsc_cache_sec;
+};
+
+/* ---- logger.c ----------------------------------------------------------- */
+extern pthread_mutex_t urt__log_lock;       /* ring list, open/close */
+extern struct urt_logger *_Atomic urt__log_g; /* the default logger */
+void urt__log_wake_writer(struct urt_logger *lg);
+
+/* ---- clock.c: raw timestamps and their conversion ------------------------ */
+void urt__log_clock_init(void);
+uint64_t urt__log_clock_raw(void);
+/* raw -> ns since the epoch (CLOCK_REALTIME) */
+int64_t urt__log_clock_ns(uint64_t raw);
+/* writer: refresh the calibration now and then */
+void urt__log_clock_recalibrate(void);
+
+/* ---- site.c: format parsing ---------------------------------------------- */
+/* Parse fmt's arguments into types[]; returns their count (at most max: extra ones are not kept). */
+int urt__log_parse_fmt(const char *fmt, unsigned char *types, unsigned max);
+
+/* ---- ring.c -------------------------------------------------------------- */
+/* This thread's ring for lg, registering one on first use; NULL on ENOMEM. */
+struct urt_log_ring *urt__log_ring_get(struct urt_logger *lg);
+/* Reserve size bytes (8-aligned); NULL when full. */
+void *urt__log_ring_reserve(struct urt_log_ring *r, uint32_t size);
+/* Publish the record reserved last. */
+void urt__log_ring_publish(struct urt_log_ring *r, uint32_t size);
+/* Wait for room per policy. Returns a reservation or NULL (dropped). */
+void *urt__log_ring_wait_room(struct urt_logger *lg, struct urt_log_ring *r, uint32_t size);
+/* Consumer: the record at pos (skipping a wrap marker, *pos updated), or NULL if pos == end. */
+struct urt_log_rec *urt__log_ring_peek(struct urt_log_ring *r, uint64_t *pos, uint64_t end);
+void urt__log_ring_free(struct urt_log_ring *r);
+
+/* ---- format_*.c ---------------------------------------------------------- */
+bool urt__log_buf_reserve(struct urt_log_buf *b, size_t n);
+void urt__log_buf_put(struct urt_log_buf *b, const char *s, size_t n);
+/* Expand the record's printf format and arguments into b (raw bytes). */
+void urt__log_format_msg(struct urt_log_buf *b, const struct urt_log_rec *rec);
+/* RFC 3339 UTC with microseconds, e.g. 2025-01-02T03:04:05.123456Z (27 bytes). */
+void urt__log_format_time(struct urt_log_buf *b, int64_t ns);
+const char *urt__log_level_name(int level);
+/* One whole line (with '\n') for rec; tid is the producing thread. */
+void urt__log_format_text(struct urt_log_buf *b, struct urt_log_buf *tmp,
+			  const struct urt_log_rec *rec, pid_t tid);
+void urt__log_format_json(struct urt_log_buf *b, struct urt_log_buf *tmp,
+			  const struct urt_log_rec *rec, pid_t tid);
+/* The "N records dropped" line in the logger's format. */
+void urt__log_format_drops(struct urt_log_buf *b, int format, uint64_t n, pid_t tid);
+/* Walk a record's parts. */
+const unsigned char *urt__log_rec_fields(const struct urt_log_rec *rec);
+const unsigned char *urt__log_field_next(const unsigned char *f, const char **key,
+					 const struct urt_log_field_hdr **h, const void **val);
+
+/* ---- sink_file.c --------------------------------------------------------- */
+/* Open the sink of cfg into lg->fd. Returns 0 or -errno. */
+int urt__log_sink_open(struct urt_logger *lg);
+void urt__log_sink_close(struct urt_logger *lg);
+/* Rotate the file now. Returns 0 or -errno (logging goes on in the old file). */
+int urt__log_sink_rotate(struct urt_logger *lg);
+
+/* ---- writer.c ------------------------------------------------------------ */
+void *urt__log_writer_main(void *arg);
+/* Set up / tear down the writer's io_uring (falls back to writev). */
+void urt__log_io_init(struct urt_logger *lg);
+void urt__log_io_fini(struct urt_logger *lg);
+
+/* ---- crash.c ------------------------------------------------------------- */
+void urt__log_crash_install(struct urt_logger *lg);
+void urt__log_crash_uninstall(void);
+extern _Atomic int urt__log_crashing; /* a fatal signal is being handled */
+
+/* ---- futex helpers (logger.c) -------------------------------------------- */
+void urt__log_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t timeout_ns);
+void urt__log_futex_wake(_Atomic uint32_t *addr);
+
+#endif

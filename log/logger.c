@@ -1,0 +1,248 @@
+/* The default logger: open, close, flush, level, stats, fork handling,
+ * and the futex helpers the producers and the writer share.
+ *
+ * fork(): the child inherits a copy of the logger but not its writer
+ * thread. In the child the copy is disabled at once: log calls do nothing,
+ * urt_log_flush() and urt_log_close() return -ECHILD (close releases the
+ * copy), and urt_log_open() may then start a fresh logger. Records queued
+ * before the fork are written by the parent only. */
+#include <errno.h>
+#include <linux/futex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include "log_internal.h"
+
+pthread_mutex_t urt__log_lock = PTHREAD_MUTEX_INITIALIZER;
+struct urt_logger *_Atomic urt__log_g;
+int urt__log_level = URT_LOG_LVL_OFF;
+static int configured_level = URT_LOG_LVL_OFF; /* level to restore; under the lock */
+static uint64_t next_gen = 1;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+void urt__log_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t timeout_ns)
+{
+	struct timespec ts = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
+	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
+}
+
+void urt__log_futex_wake(_Atomic uint32_t *addr)
+{
+	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+void urt__log_wake_writer(struct urt_logger *lg)
+{
+	atomic_fetch_add(&lg->wake, 1);
+	if (atomic_load(&lg->writer_sleeping))
+		urt__log_futex_wake(&lg->wake);
+}
+
+static void atfork_prepare(void) { pthread_mutex_lock(&urt__log_lock); }
+static void atfork_parent(void) { pthread_mutex_unlock(&urt__log_lock); }
+static void atfork_child(void)
+{
+	struct urt_logger *lg = atomic_load(&urt__log_g);
+	if (lg) {
+		lg->forked = true;
+		__atomic_store_n(&urt__log_level, URT_LOG_LVL_OFF, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&urt__log_lock);
+}
+static void atfork_init(void) { pthread_atfork(atfork_prepare, atfork_parent, atfork_child); }
+
+static int check_cfg(const urt_log_config *cfg)
+{
+	if (!cfg)
+		return -EINVAL;
+	if (cfg->sink > URT_LOG_SINK_FD || cfg->format > URT_LOG_FMT_JSON ||
+	    cfg->policy > URT_LOG_DROP || cfg->level < 0 || cfg->level > URT_LOG_LVL_OFF)
+		return -EINVAL;
+	if (cfg->sink == URT_LOG_SINK_FILE && (!cfg->path || !cfg->path[0]))
+		return -EINVAL;
+	if (cfg->sink == URT_LOG_SINK_FD && cfg->fd < 0)
+		return -EINVAL;
+	if (cfg->buffer_size > (1u << 30))
+		return -EINVAL;
+	return 0;
+}
+
+static void logger_free(struct urt_logger *lg)
+{
+	struct urt_log_ring *r = lg->rings;
+	while (r) {
+		struct urt_log_ring *next = r->next;
+		urt__log_ring_free(r);
+		r = next;
+	}
+	urt__log_io_fini(lg);
+	urt__log_sink_close(lg);
+	free(lg->out.p);
+	free(lg->msg.p);
+	free(lg->snap);
+	free(lg->path_copy);
+	free(lg);
+}
+
+int urt_log_open(const urt_log_config *cfg)
+{
+	int r = check_cfg(cfg);
+	if (r < 0)
+		return r;
+	pthread_once(&atfork_once, atfork_init);
+	urt__log_clock_init();
+	struct urt_logger *lg = calloc(1, sizeof *lg);
+	if (!lg)
+		return -ENOMEM;
+	lg->cfg = *cfg;
+	lg->fd = -1;
+	if (!lg->cfg.level)
+		lg->cfg.level = URT_LOG_LVL_INFO;
+	size_t want = cfg->buffer_size ? cfg->buffer_size : URT_LOG_DEFAULT_RING;
+	size_t cap = URT_LOG_MIN_RING;
+	while (cap < want)
+		cap *= 2;
+	lg->cfg.buffer_size = cap;
+	if (!lg->cfg.rotate_count)
+		lg->cfg.rotate_count = 5;
+	if (cfg->sink == URT_LOG_SINK_FILE) {
+		lg->path_copy = strdup(cfg->path);
+		if (!lg->path_copy) {
+			free(lg);
+			return -ENOMEM;
+		}
+		lg->cfg.path = lg->path_copy;
+	}
+	pthread_mutex_lock(&urt__log_lock);
+	if (atomic_load(&urt__log_g)) {
+		pthread_mutex_unlock(&urt__log_lock);
+		logger_free(lg);
+		return -EALREADY;
+	}
+	r = urt__log_sink_open(lg);
+	if (r == 0 && !urt__log_buf_reserve(&lg->out, URT_LOG_OUT_CAP + 4096))
+		r = -ENOMEM;
+	if (r == 0) {
+		urt__log_io_init(lg);
+		lg->gen = next_gen++;
+		if (pthread_create(&lg->thread, NULL, urt__log_writer_main, lg) != 0)
+			r = -EAGAIN;
+		else
+			lg->thread_started = true;
+	}
+	if (r < 0) {
+		pthread_mutex_unlock(&urt__log_lock);
+		logger_free(lg);
+		return r;
+	}
+	atomic_store(&urt__log_g, lg);
+	configured_level = lg->cfg.level;
+	__atomic_store_n(&urt__log_level, lg->cfg.level, __ATOMIC_RELEASE);
+	if (!cfg->no_crash_flush)
+		urt__log_crash_install(lg);
+	pthread_mutex_unlock(&urt__log_lock);
+	return 0;
+}
+
+int urt_log_close(void)
+{
+	pthread_mutex_lock(&urt__log_lock);
+	struct urt_logger *lg = atomic_load(&urt__log_g);
+	if (!lg) {
+		pthread_mutex_unlock(&urt__log_lock);
+		return -ENOENT;
+	}
+	__atomic_store_n(&urt__log_level, URT_LOG_LVL_OFF, __ATOMIC_RELAXED);
+	if (lg->forked) { /* no writer here: release the inherited copy */
+		atomic_store(&urt__log_g, NULL);
+		pthread_mutex_unlock(&urt__log_lock);
+		lg->own_fd = lg->cfg.sink != URT_LOG_SINK_STDERR;
+		logger_free(lg);
+		return -ECHILD;
+	}
+	atomic_store(&lg->stop, 1);
+	pthread_mutex_unlock(&urt__log_lock);
+	urt__log_wake_writer(lg);
+	urt__log_futex_wake(&lg->wake);
+	pthread_join(lg->thread, NULL);
+	pthread_mutex_lock(&urt__log_lock);
+	atomic_store(&lg->stop, 2);
+	atomic_store(&urt__log_g, NULL);
+	urt__log_crash_uninstall();
+	pthread_mutex_unlock(&urt__log_lock);
+	atomic_fetch_add(&lg->room, 1); /* release plain threads still waiting */
+	urt__log_futex_wake(&lg->room);
+	while (atomic_load(&lg->room_waiters))
+		sched_yield();
+	logger_free(lg);
+	return 0;
+}
+
+int urt_log_flush(void)
+{
+	struct urt_logger *lg = atomic_load(&urt__log_g);
+	if (!lg)
+		return -ENOENT;
+	if (lg->forked)
+		return -ECHILD;
+	uint32_t req = atomic_fetch_add(&lg->flush_req, 1) + 1;
+	urt__log_wake_writer(lg);
+	urt__log_futex_wake(&lg->wake);
+	uint64_t delay = 20000;
+	for (;;) {
+		uint32_t done = atomic_load(&lg->flush_done);
+		if ((int32_t)(done - req) >= 0)
+			return 0;
+		if (urt_self()) { /* a task parks; its loop keeps running */
+			if (urt_sleep(delay) < 0)
+				urt_yield();
+			delay = delay * 2 > 1000000 ? 1000000 : delay * 2;
+		} else {
+			urt__log_futex_wait(&lg->flush_done, done, 10000000);
+		}
+	}
+}
+
+int urt_log_set_level(int level)
+{
+	if (level < URT_LOG_LVL_DEBUG || level > URT_LOG_LVL_OFF)
+		return -EINVAL;
+	pthread_mutex_lock(&urt__log_lock);
+	int old = configured_level;
+	configured_level = level;
+	struct urt_logger *lg = atomic_load(&urt__log_g);
+	if (lg && !lg->forked)
+		__atomic_store_n(&urt__log_level, level, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&urt__log_lock);
+	return old;
+}
+
+int urt_log_get_level(void) { return __atomic_load_n(&urt__log_level, __ATOMIC_RELAXED); }
+
+int urt_log_stats_get(urt_log_stats *out)
+{
+	if (!out)
+		return -EINVAL;
+	pthread_mutex_lock(&urt__log_lock);
+	struct urt_logger *lg = atomic_load(&urt__log_g);
+	if (!lg) {
+		pthread_mutex_unlock(&urt__log_lock);
+		return -ENOENT;
+	}
+	memset(out, 0, sizeof *out);
+	out->produced = atomic_load(&lg->retired_produced);
+	out->dropped = atomic_load(&lg->retired_dropped);
+	for (struct urt_log_ring *r = lg->rings; r; r = r->next) {
+		out->produced += atomic_load_explicit(&r->produced, memory_order_relaxed);
+		out->dropped += atomic_load_explicit(&r->dropped, memory_order_relaxed);
+	}
+	out->written = atomic_load(&lg->written);
+	out->failed = atomic_load(&lg->failed);
+	out->bytes = atomic_load(&lg->bytes);
+	out->sink_errors = atomic_load(&lg->sink_errors);
+	out->rotations = atomic_load(&lg->rotations);
+	pthread_mutex_unlock(&urt__log_lock);
+	return 0;
+}

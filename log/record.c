@@ -1,0 +1,239 @@
+/* The hot path: encode one record into the calling thread's ring.
+ * Level was checked by the macro. Here: no lock, no allocation (after the
+ * thread's first record), no system call unless the ring is full. */
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include "log_internal.h"
+#if __has_include("ctx_internal.h")
+#include "ctx_internal.h"
+#define URT_LOG_HAVE_CTX 1
+#endif
+
+#define PAD8(n) (((n) + 7u) & ~(size_t)7u)
+#define URT_LOG_NOSTR "(null)"
+
+struct enc_field {           /* a field about to be encoded */
+	const char *key;
+	size_t klen;
+	int type;
+	int64_t i;
+	double d;
+	const char *s;
+	size_t slen;
+};
+
+/* The argument kinds for fmt at this site, cached after the first call. */
+static int site_types(struct urt_log_site *site, const char *fmt, unsigned char *local,
+		      const unsigned char **types)
+{
+	if (__atomic_load_n(&site->state, __ATOMIC_ACQUIRE) == URT_LOG_SITE_READY && site->fmt == fmt) {
+		*types = site->types;
+		return site->nargs;
+	}
+	int n = urt__log_parse_fmt(fmt, local, URT_LOG_MAX_ARGS);
+	*types = local;
+	int expect = URT_LOG_SITE_NEW;
+	if (__atomic_compare_exchange_n(&site->state, &expect, URT_LOG_SITE_PARSING, false,
+					__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+		memcpy(site->types, local, (size_t)n);
+		site->nargs = (unsigned char)n;
+		site->fmt = fmt;
+		__atomic_store_n(&site->state, URT_LOG_SITE_READY, __ATOMIC_RELEASE);
+	}
+	return n;
+}
+
+static unsigned collect_fields(struct enc_field *f, const urt_log_kv *kv, unsigned nkv)
+{
+	unsigned n = 0;
+#ifdef URT_LOG_HAVE_CTX
+	struct urt_ctx_field cf[URT_LOG_MAX_FIELDS];
+	unsigned nc = urt__ctx_log_fields(cf, URT_LOG_MAX_FIELDS);
+	for (unsigned i = 0; i < nc && n < URT_LOG_MAX_FIELDS; i++, n++) {
+		f[n].key = cf[i].name ? cf[i].name : "?";
+		if (cf[i].kind == URT_CTXVAR_LOG_STRING) {
+			f[n].type = URT_LOG_KV_STR;
+			f[n].s = cf[i].value ? (const char *)cf[i].value : URT_LOG_NOSTR;
+		} else {
+			f[n].type = URT_LOG_KV_INT;
+			f[n].i = (int64_t)cf[i].value;
+		}
+	}
+#endif
+	for (unsigned i = 0; kv && i < nkv && n < URT_LOG_MAX_FIELDS; i++, n++) {
+		f[n].key = kv[i].key ? kv[i].key : "?";
+		f[n].type = kv[i].type;
+		if (kv[i].type == URT_LOG_KV_STR)
+			f[n].s = kv[i].v.s ? kv[i].v.s : URT_LOG_NOSTR;
+		else if (kv[i].type == URT_LOG_KV_DOUBLE)
+			f[n].d = kv[i].v.d;
+		else {
+			f[n].type = URT_LOG_KV_INT;
+			f[n].i = kv[i].v.i;
+		}
+	}
+	return n;
+}
+
+/* Clamp string lengths so the record stays under limit bytes. */
+static void clamp_strings(size_t *total, size_t limit, size_t **lens, unsigned nlens)
+{
+	if (*total <= limit || nlens == 0)
+		return;
+	size_t strs = 0;
+	for (unsigned i = 0; i < nlens; i++)
+		strs += *lens[i];
+	size_t fixed = *total - strs;
+	size_t each = limit > fixed ? (limit - fixed) / nlens : 0;
+	for (unsigned i = 0; i < nlens; i++) {
+		if (*lens[i] > each) {
+			*total -= *lens[i] - each;
+			*lens[i] = each;
+		}
+	}
+}
+
+static unsigned char *put_field(unsigned char *p, const struct enc_field *f)
+{
+	struct urt_log_field_hdr h = {(uint16_t)f->klen, (uint16_t)f->type,
+				      f->type == URT_LOG_KV_STR ? (uint32_t)f->slen : 0};
+	memcpy(p, &h, sizeof h);
+	p += sizeof h;
+	memcpy(p, f->key, f->klen);
+	p[f->klen] = 0;
+	p += PAD8(f->klen + 1);
+	if (f->type == URT_LOG_KV_STR) {
+		memcpy(p, f->s, f->slen);
+		p[f->slen] = 0;
+		return p + PAD8(f->slen + 1);
+	}
+	if (f->type == URT_LOG_KV_DOUBLE)
+		memcpy(p, &f->d, 8);
+	else
+		memcpy(p, &f->i, 8);
+	return p + 8;
+}
+
+void urt__log_emit(struct urt_log_site *site, int level, const urt_log_kv *kv, unsigned nkv,
+		   const char *fmt, ...)
+{
+	struct urt_logger *lg = atomic_load_explicit(&urt__log_g, memory_order_acquire);
+	if (URT_LOG_UNLIKELY(!lg || !fmt))
+		return;
+	int saved_errno = errno;
+	struct urt_log_ring *r = urt__log_ring_get(lg);
+	if (URT_LOG_UNLIKELY(!r))
+		return;
+	uint64_t ts = urt__log_clock_raw();
+
+	unsigned char local[URT_LOG_MAX_ARGS];
+	const unsigned char *types;
+	int nargs = site_types(site, fmt, local, &types);
+
+	urt_task *t = urt_self();
+	const char *name = t ? urt_task_name(t) : NULL;
+	size_t name_len = name ? strnlen(name, URT_LOG_NAME_MAX - 1) : 0;
+	urt_loop *loop = urt_loop_current();
+
+	struct enc_field f[URT_LOG_MAX_FIELDS];
+	unsigned nf = collect_fields(f, kv, nkv);
+
+	/* pass 1: sizes */
+	size_t slen[URT_LOG_MAX_ARGS];
+	size_t *lens[URT_LOG_MAX_ARGS + URT_LOG_MAX_FIELDS];
+	unsigned nlens = 0;
+	size_t total = sizeof(struct urt_log_rec) + PAD8(name_len);
+	for (unsigned i = 0; i < nf; i++) {
+		f[i].klen = strnlen(f[i].key, 255);
+		total += sizeof(struct urt_log_field_hdr) + PAD8(f[i].klen + 1);
+		if (f[i].type == URT_LOG_KV_STR) {
+			f[i].slen = strlen(f[i].s);
+			total += 1 + 7; /* NUL and worst-case padding, fixed below */
+			total += f[i].slen;
+			lens[nlens++] = &f[i].slen;
+		} else
+			total += 8;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	va_list ap2;
+	va_copy(ap2, ap);
+	for (int i = 0; i < nargs; i++) {
+		switch (types[i]) {
+		case URT_LOG_A_INT: (void)va_arg(ap2, int); total += 8; break;
+		case URT_LOG_A_LONG: (void)va_arg(ap2, long); total += 8; break;
+		case URT_LOG_A_LLONG: (void)va_arg(ap2, long long); total += 8; break;
+		case URT_LOG_A_DOUBLE: (void)va_arg(ap2, double); total += 8; break;
+		case URT_LOG_A_LDOUBLE: (void)va_arg(ap2, long double); total += 16; break;
+		case URT_LOG_A_PTR: (void)va_arg(ap2, void *); total += 8; break;
+		case URT_LOG_A_ERRNO: total += 8; break;
+		case URT_LOG_A_STR: {
+			const char *s = va_arg(ap2, const char *);
+			slen[i] = strlen(s ? s : URT_LOG_NOSTR);
+			total += 8 + slen[i] + 1 + 7;
+			lens[nlens++] = &slen[i];
+			break;
+		}
+		}
+	}
+	va_end(ap2);
+	clamp_strings(&total, (size_t)(r->cap / 4), lens, nlens);
+	uint32_t size = (uint32_t)PAD8(total);
+
+	unsigned char *p = urt__log_ring_reserve(r, size);
+	if (URT_LOG_UNLIKELY(!p)) {
+		p = urt__log_ring_wait_room(lg, r, size);
+		if (!p) {
+			va_end(ap);
+			errno = saved_errno;
+			return;
+		}
+	}
+	struct urt_log_rec *rec = (struct urt_log_rec *)p;
+	rec->level = (uint8_t)level;
+	rec->nfields = (uint8_t)nf;
+	rec->name_len = (uint8_t)name_len;
+	rec->nargs = (uint8_t)nargs;
+	rec->ts = ts;
+	rec->fmt = fmt;
+	rec->site = site;
+	rec->task_id = t ? urt_task_id(t) : 0;
+	rec->loop_id = loop ? urt_loop_id(loop) : 0;
+	rec->drops_before = 0;
+	if (URT_LOG_UNLIKELY(atomic_load_explicit(&r->pending_drops, memory_order_relaxed)))
+		rec->drops_before = atomic_exchange_explicit(&r->pending_drops, 0, memory_order_relaxed);
+	p += sizeof *rec;
+	if (name_len)
+		memcpy(p, name, name_len);
+	p += PAD8(name_len);
+	for (unsigned i = 0; i < nf; i++)
+		p = put_field(p, &f[i]);
+	for (int i = 0; i < nargs; i++) {
+		switch (types[i]) {
+		case URT_LOG_A_INT: { int64_t v = va_arg(ap, int); memcpy(p, &v, 8); p += 8; break; }
+		case URT_LOG_A_LONG: { int64_t v = va_arg(ap, long); memcpy(p, &v, 8); p += 8; break; }
+		case URT_LOG_A_LLONG: { int64_t v = va_arg(ap, long long); memcpy(p, &v, 8); p += 8; break; }
+		case URT_LOG_A_DOUBLE: { double v = va_arg(ap, double); memcpy(p, &v, 8); p += 8; break; }
+		case URT_LOG_A_LDOUBLE: { long double v = va_arg(ap, long double); memset(p, 0, 16); memcpy(p, &v, sizeof v < 16 ? sizeof v : 16); p += 16; break; }
+		case URT_LOG_A_PTR: { void *v = va_arg(ap, void *); memcpy(p, &v, 8); p += 8; break; }
+		case URT_LOG_A_ERRNO: { int64_t v = saved_errno; memcpy(p, &v, 8); p += 8; break; }
+		case URT_LOG_A_STR: {
+			const char *s = va_arg(ap, const char *);
+			if (!s)
+				s = URT_LOG_NOSTR;
+			uint64_t len = slen[i];
+			memcpy(p, &len, 8);
+			p += 8;
+			memcpy(p, s, len);
+			p[len] = 0;
+			p += PAD8(len + 1);
+			break;
+		}
+		}
+	}
+	va_end(ap);
+	rec->size = (uint32_t)(p - (unsigned char *)rec);
+	urt__log_ring_publish(r, rec->size);
+	errno = saved_errno;
+}

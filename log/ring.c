@@ -1,0 +1,181 @@
+/* Per-thread single-producer single-consumer rings: allocation on a
+ * thread's first record, registration with the logger, reservation, and
+ * waiting for room when full (the block policy). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "log_internal.h"
+
+static __thread struct urt_log_ring *tls_ring; /* this thread's ring */
+static __thread uint64_t tls_gen;              /* logger generation it belongs to */
+static pthread_key_t ring_key;                 /* runs ring_thread_exit */
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+
+/* Thread exit: hand the ring to the writer, which frees it once drained.
+ * A ring of a logger that was closed meanwhile is already gone. */
+static void ring_thread_exit(void *p)
+{
+	struct urt_log_ring *r = p;
+	pthread_mutex_lock(&urt__log_lock);
+	struct urt_logger *lg = atomic_load(&urt__log_g);
+	if (lg && lg->gen == tls_gen && r == tls_ring)
+		atomic_store_explicit(&r->dead, 1, memory_order_release);
+	tls_ring = NULL;
+	pthread_mutex_unlock(&urt__log_lock);
+}
+
+static void key_init(void) { pthread_key_create(&ring_key, ring_thread_exit); }
+
+static struct urt_log_ring *ring_new(size_t cap)
+{
+	void *mem, *buf;
+	if (posix_memalign(&mem, 64, sizeof(struct urt_log_ring)) != 0)
+		return NULL;
+	struct urt_log_ring *r = mem;
+	memset(r, 0, sizeof *r);
+	if (posix_memalign(&buf, 64, cap) != 0) {
+		free(r);
+		return NULL;
+	}
+	r->buf = buf;
+	memset(buf, 0, cap); /* fault the pages in now, not on the hot path */
+	r->cap = cap;
+	r->mask = cap - 1;
+	r->tid = (pid_t)syscall(SYS_gettid);
+	return r;
+}
+
+void urt__log_ring_free(struct urt_log_ring *r)
+{
+	free(r->buf);
+	free(r);
+}
+
+static struct urt_log_ring *ring_attach(struct urt_logger *lg)
+{
+	pthread_once(&key_once, key_init);
+	struct urt_log_ring *r = ring_new(lg->cfg.buffer_size);
+	if (!r)
+		return NULL;
+	pthread_mutex_lock(&urt__log_lock);
+	if (atomic_load(&urt__log_g) != lg || atomic_load(&lg->stop)) {
+		pthread_mutex_unlock(&urt__log_lock);
+		urt__log_ring_free(r);
+		return NULL;
+	}
+	r->next = lg->rings;
+	lg->rings = r;
+	lg->nrings++;
+	tls_ring = r;
+	tls_gen = lg->gen;
+	pthread_mutex_unlock(&urt__log_lock);
+	pthread_setspecific(ring_key, r);
+	return r;
+}
+
+struct urt_log_ring *urt__log_ring_get(struct urt_logger *lg)
+{
+	struct urt_log_ring *r = tls_ring;
+	if (URT_LOG_LIKELY(r && tls_gen == lg->gen))
+		return r;
+	return ring_attach(lg);
+}
+
+void *urt__log_ring_reserve(struct urt_log_ring *r, uint32_t size)
+{
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t off = head & r->mask;
+	uint64_t need = off + size > r->cap ? (r->cap - off) + size : size;
+	if (head + need - r->tail_cache > r->cap) {
+		r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+		if (head + need - r->tail_cache > r->cap)
+			return NULL;
+	}
+	if (need != size) { /* wrap: marker now, published with the record */
+		struct urt_log_rec *m = (struct urt_log_rec *)(r->buf + off);
+		m->size = 0;
+		head += r->cap - off;
+	}
+	r->resv = head;
+	return r->buf + (head & r->mask);
+}
+
+void urt__log_ring_publish(struct urt_log_ring *r, uint32_t size)
+{
+	atomic_store_explicit(&r->produced,
+			      atomic_load_explicit(&r->produced, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	uint64_t head = r->resv + size;
+	atomic_store_explicit(&r->head, head, memory_order_release);
+	/* past half full with the writer asleep: wake it (rare) */
+	if (URT_LOG_UNLIKELY(head - r->tail_cache > r->cap / 2)) {
+		struct urt_logger *lg = atomic_load_explicit(&urt__log_g, memory_order_relaxed);
+		if (lg && atomic_load_explicit(&lg->writer_sleeping, memory_order_relaxed)) {
+			r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+			if (head - r->tail_cache > r->cap / 2)
+				urt__log_wake_writer(lg);
+		}
+	}
+}
+
+static void *drop(struct urt_log_ring *r)
+{
+	atomic_store_explicit(&r->dropped,
+			      atomic_load_explicit(&r->dropped, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->pending_drops, 1, memory_order_relaxed);
+	atomic_store_explicit(&r->produced,
+			      atomic_load_explicit(&r->produced, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	return NULL;
+}
+
+void *urt__log_ring_wait_room(struct urt_logger *lg, struct urt_log_ring *r, uint32_t size)
+{
+	if (size > r->cap / 2 || lg->cfg.policy == URT_LOG_DROP || atomic_load(&urt__log_crashing))
+		return drop(r);
+	if (urt_self()) {
+		/* a task: park with a short growing sleep so its loop runs on */
+		uint64_t delay = 20000;
+		for (;;) {
+			urt__log_wake_writer(lg);
+			if (urt_sleep(delay) < 0) /* cancelled or past its deadline */
+				return drop(r);
+			void *p = urt__log_ring_reserve(r, size);
+			if (p)
+				return p;
+			delay = delay * 2 > 1000000 ? 1000000 : delay * 2;
+		}
+	}
+	if (urt_loop_current()) /* the loop thread outside a task never blocks */
+		return drop(r);
+	/* a plain thread: sleep on the writer's room counter */
+	atomic_fetch_add(&lg->room_waiters, 1);
+	void *p;
+	for (;;) {
+		uint32_t seq = atomic_load(&lg->room);
+		p = urt__log_ring_reserve(r, size);
+		if (p || atomic_load(&lg->stop) == 2)
+			break;
+		urt__log_wake_writer(lg);
+		urt__log_futex_wait(&lg->room, seq, 10000000);
+	}
+	atomic_fetch_sub(&lg->room_waiters, 1);
+	return p ? p : drop(r);
+}
+
+struct urt_log_rec *urt__log_ring_peek(struct urt_log_ring *r, uint64_t *pos, uint64_t end)
+{
+	if (*pos == end)
+		return NULL;
+	struct urt_log_rec *rec = (struct urt_log_rec *)(r->buf + (*pos & r->mask));
+	if (rec->size == 0) {
+		*pos += r->cap - (*pos & r->mask);
+		if (*pos == end)
+			return NULL;
+		rec = (struct urt_log_rec *)r->buf;
+	}
+	return rec;
+}

@@ -1,0 +1,191 @@
+/* urt log: a batched asynchronous logger.
+ *
+ * A log call checks the level, then copies a compact record (timestamp,
+ * level, call site, the printf arguments by value, the context's log
+ * fields, task id/name, loop id) into a per-thread ring: no system call,
+ * no lock, no allocation on that path. One writer thread per logger drains
+ * every ring, merges records in timestamp order, formats them (text or
+ * JSON lines) and writes large batches through its own io_uring.
+ *
+ * The format string of a log call must be a string literal (or outlive the
+ * logger): only its address is queued; it is expanded on the writer thread.
+ * %s arguments are copied at the call. %n is not supported (printed as
+ * "%n"). Functions return >= 0 or -errno; none sets errno.
+ */
+#ifndef URT_LOG_H
+#define URT_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "urt_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- levels ------------------------------------------------------------ */
+
+enum urt_log_level {
+	URT_LOG_LVL_DEBUG = 1,
+	URT_LOG_LVL_INFO = 2,
+	URT_LOG_LVL_WARN = 3,
+	URT_LOG_LVL_ERROR = 4,
+	URT_LOG_LVL_OFF = 5, /* runtime level only: log nothing */
+};
+
+/* Calls below this level compile to nothing. Define before including. */
+#ifndef URT_LOG_MIN_LEVEL
+#define URT_LOG_MIN_LEVEL URT_LOG_LVL_DEBUG
+#endif
+
+/* ---- configuration ----------------------------------------------------- */
+
+enum urt_log_sink {
+	URT_LOG_SINK_STDERR = 0, /* fd 2 (not closed by the logger) */
+	URT_LOG_SINK_FILE = 1,   /* path: O_APPEND, mode 0640, created if missing */
+	URT_LOG_SINK_FD = 2,     /* fd: an open descriptor, dup'ed at open */
+};
+
+enum urt_log_format {
+	URT_LOG_FMT_TEXT = 0, /* "<RFC 3339 UTC µs> LEVEL loop/task name fields message" */
+	URT_LOG_FMT_JSON = 1, /* one JSON object per line */
+};
+
+enum urt_log_policy {
+	URT_LOG_BLOCK = 0, /* full buffer: the caller waits (a task parks; the loop runs on) */
+	URT_LOG_DROP = 1,  /* full buffer: the record is dropped and counted */
+};
+
+/* Logger settings; a zeroed struct means: stderr, text, INFO, 256 KiB per
+ * thread, block, no rotation, crash flush on. */
+typedef struct urt_log_config {
+	enum urt_log_sink sink;     /* where records go */
+	const char *path;           /* URT_LOG_SINK_FILE: file path (copied) */
+	int fd;                     /* URT_LOG_SINK_FD: descriptor (dup'ed) */
+	enum urt_log_format format; /* text or JSON lines */
+	int level;                  /* runtime minimum level (enum urt_log_level); 0 = INFO */
+	size_t buffer_size;         /* per-thread ring bytes; 0 = 256 KiB, min 16 KiB */
+	enum urt_log_policy policy; /* what a full ring does */
+	uint64_t rotate_size;       /* FILE: rotate before the file would pass this; 0 = never */
+	unsigned rotate_count;      /* FILE: rotated files kept (path.1 .. path.N); 0 = 5 */
+	int no_crash_flush;         /* nonzero: install no fatal-signal flush */
+} urt_log_config;
+
+/* ---- the default logger ------------------------------------------------ */
+
+/* Open the process-wide logger that the URT_LOG_* macros use and start its
+ * writer thread. Returns 0; -EINVAL (NULL cfg, bad enum, FILE without path,
+ * FD with fd < 0); -EALREADY if one is open; -errno of open(2) for a bad
+ * path; -ENOMEM; -EAGAIN if the thread cannot start. */
+URT_API int urt_log_open(const urt_log_config *cfg);
+
+/* Drain everything queued, write it, stop the writer, close the sink.
+ * Returns 0; -ENOENT if no logger is open; -ECHILD in a forked child (the
+ * inherited logger is then released without writing; open a new one). */
+URT_API int urt_log_close(void);
+
+/* Return once every record logged (by any thread) before the call has been
+ * written to the sink (or given up after the sink failed). A task parks
+ * while it waits. Returns 0; -ENOENT if no logger is open; -ECHILD in a
+ * forked child. */
+URT_API int urt_log_flush(void);
+
+/* Set the runtime minimum level. Returns the previous level; -EINVAL for a
+ * level outside DEBUG..OFF. Works with no logger open (then nothing logs). */
+URT_API int urt_log_set_level(int level);
+
+/* The runtime minimum level now (URT_LOG_LVL_OFF while no logger is open). */
+URT_API int urt_log_get_level(void);
+
+/* Counters of the default logger (monotonic since urt_log_open). */
+typedef struct urt_log_stats {
+	uint64_t produced;    /* records accepted by log calls past the level check */
+	uint64_t written;     /* records written to the sink */
+	uint64_t dropped;     /* records dropped for a full ring (drop policy, cancelled task) */
+	uint64_t failed;      /* records given up after the sink kept failing */
+	uint64_t bytes;       /* bytes written to the sink */
+	uint64_t sink_errors; /* failed write attempts */
+	uint64_t rotations;   /* file rotations */
+} urt_log_stats;
+
+/* Copy the counters into *out. Returns 0; -EINVAL for NULL; -ENOENT if no
+ * logger is open. produced == written + dropped + failed + queued. */
+URT_API int urt_log_stats_get(urt_log_stats *out);
+
+/* ---- structured fields ------------------------------------------------- */
+
+enum urt_log_kv_type { URT_LOG_KV_INT, URT_LOG_KV_DOUBLE, URT_LOG_KV_STR };
+
+/* One key=value field of a log call; build with URT_KV(). */
+typedef struct urt_log_kv {
+	const char *key;           /* a string literal (only its address is kept) */
+	enum urt_log_kv_type type; /* which member of v is used */
+	union {
+		int64_t i;
+		double d;
+		const char *s;     /* copied at the call */
+	} v;
+} urt_log_kv;
+
+static inline urt_log_kv urt__kv_i(const char *k, int64_t v)
+{ urt_log_kv f = {k, URT_LOG_KV_INT, {.i = v}}; return f; }
+static inline urt_log_kv urt__kv_d(const char *k, double v)
+{ urt_log_kv f = {k, URT_LOG_KV_DOUBLE, {.d = v}}; return f; }
+static inline urt_log_kv urt__kv_s(const char *k, const char *v)
+{ urt_log_kv f = {k, URT_LOG_KV_STR, {.s = v}}; return f; }
+
+#ifndef __cplusplus
+/* A typed field: URT_KV("user", name), URT_KV("n", 3), URT_KV("ms", 1.5). */
+#define URT_KV(k, v) _Generic((v), char *: urt__kv_s, const char *: urt__kv_s, \
+	double: urt__kv_d, float: urt__kv_d, default: urt__kv_i)((k), (v))
+/* A list of fields for the *_KV macros: URT_FIELDS(URT_KV(..), URT_KV(..)). */
+#define URT_FIELDS(...) ((const urt_log_kv[]){__VA_ARGS__}), \
+	(unsigned)(sizeof((const urt_log_kv[]){__VA_ARGS__}) / sizeof(urt_log_kv))
+#endif
+
+/* ---- log calls ---------------------------------------------------------- */
+
+/* private: one per call site; caches the parsed format */
+struct urt_log_site {
+	const char *file;          /* __FILE__ */
+	int line;                  /* __LINE__ */
+	int state;                 /* 0 new, 1 parsing, 2 ready, 3 not cacheable (atomic) */
+	const char *fmt;           /* the format the cache was built from */
+	unsigned char nargs;       /* arguments the format consumes */
+	unsigned char types[24];   /* their kinds (log_internal.h) */
+};
+
+/* private: the runtime level, read by the macros before anything else */
+URT_API extern int urt__log_level;
+
+/* private: queue one record (use the macros). */
+URT_API void urt__log_emit(struct urt_log_site *site, int level, const urt_log_kv *kv,
+			   unsigned nkv, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+#define URT__LOG(lvl, kv, nkv, ...) do { \
+	if ((lvl) >= URT_LOG_MIN_LEVEL && \
+	    __builtin_expect((lvl) >= __atomic_load_n(&urt__log_level, __ATOMIC_RELAXED), 0)) { \
+		static struct urt_log_site urt__site_ = {__FILE__, __LINE__, 0, 0, 0, {0}}; \
+		urt__log_emit(&urt__site_, (lvl), (kv), (nkv), __VA_ARGS__); \
+	} } while (0)
+
+/* Log a printf-style message: URT_LOG_INFO("request %d took %f ms", id, ms). */
+#define URT_LOG_DEBUG(...) URT__LOG(URT_LOG_LVL_DEBUG, NULL, 0, __VA_ARGS__)
+#define URT_LOG_INFO(...) URT__LOG(URT_LOG_LVL_INFO, NULL, 0, __VA_ARGS__)
+#define URT_LOG_WARN(...) URT__LOG(URT_LOG_LVL_WARN, NULL, 0, __VA_ARGS__)
+#define URT_LOG_ERROR(...) URT__LOG(URT_LOG_LVL_ERROR, NULL, 0, __VA_ARGS__)
+
+/* The same with fields: URT_LOG_INFO_KV(URT_FIELDS(URT_KV("user", u)), "login").
+ * At most 16 fields are kept. */
+#define URT_LOG_DEBUG_KV(fields, ...) URT__LOG_KV(URT_LOG_LVL_DEBUG, fields, __VA_ARGS__)
+#define URT_LOG_INFO_KV(fields, ...) URT__LOG_KV(URT_LOG_LVL_INFO, fields, __VA_ARGS__)
+#define URT_LOG_WARN_KV(fields, ...) URT__LOG_KV(URT_LOG_LVL_WARN, fields, __VA_ARGS__)
+#define URT_LOG_ERROR_KV(fields, ...) URT__LOG_KV(URT_LOG_LVL_ERROR, fields, __VA_ARGS__)
+#define URT__LOG_KV(lvl, fields, ...) URT__LOG_KV2(lvl, fields, __VA_ARGS__)
+#define URT__LOG_KV2(lvl, kv, nkv, ...) URT__LOG(lvl, kv, nkv, __VA_ARGS__)
+
+#ifdef __cplusplus
+}
+#endif
+#endif

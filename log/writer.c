@@ -1,0 +1,286 @@
+/* The writer thread: drains every ring, merges records in timestamp order,
+ * formats them and writes big batches through its own io_uring (plain
+ * writev if io_uring cannot be set up). Sink failures are counted, the
+ * first is reported on stderr, a batch is retried a bounded number of
+ * times and then given up, so producers never wait on a broken sink. */
+#include <errno.h>
+#include <liburing.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+#include "log_internal.h"
+
+void urt__log_io_init(struct urt_logger *lg)
+{
+	struct io_uring *u = calloc(1, sizeof *u);
+	if (u && io_uring_queue_init(4, u, 0) == 0) {
+		lg->uring = u;
+		return;
+	}
+	free(u);
+	lg->uring = NULL;
+}
+
+void urt__log_io_fini(struct urt_logger *lg)
+{
+	if (lg->uring) {
+		io_uring_queue_exit(lg->uring);
+		free(lg->uring);
+		lg->uring = NULL;
+	}
+}
+
+/* One write attempt: bytes written or -errno. */
+static ssize_t io_write(struct urt_logger *lg, const char *p, size_t n)
+{
+	struct iovec iov = {(void *)p, n};
+	struct io_uring *u = lg->uring;
+	if (!u || atomic_load(&urt__log_crashing)) {
+		ssize_t r = writev(lg->fd, &iov, 1);
+		return r < 0 ? -errno : r;
+	}
+	struct io_uring_sqe *sqe = io_uring_get_sqe(u);
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_writev(sqe, lg->fd, &iov, 1, (uint64_t)-1);
+	int r;
+	do
+		r = io_uring_submit_and_wait(u, 1);
+	while (r == -EINTR);
+	if (r < 0)
+		return r;
+	struct io_uring_cqe *cqe;
+	do
+		r = io_uring_wait_cqe(u, &cqe);
+	while (r == -EINTR);
+	if (r < 0)
+		return r;
+	r = cqe->res;
+	io_uring_cqe_seen(u, cqe);
+	return r;
+}
+
+static void report_once(struct urt_logger *lg, int err)
+{
+	if (lg->error_reported)
+		return;
+	lg->error_reported = true;
+	char msg[200];
+	int n = snprintf(msg, sizeof msg, "urt log: writing to the log sink failed: %s "
+			 "(failures are counted in urt_log_stats; not reported again)\n",
+			 strerror(-err));
+	ssize_t w = write(STDERR_FILENO, msg, (size_t)n);
+	(void)w;
+}
+
+/* Write p[0..n), holding nrec records; counts them written or failed. */
+static void out_write(struct urt_logger *lg, const char *p, size_t n, uint64_t nrec)
+{
+	size_t off = 0;
+	int tries = 0;
+	while (off < n) {
+		ssize_t r = io_write(lg, p + off, n - off);
+		if (r > 0) {
+			off += (size_t)r;
+			atomic_fetch_add_explicit(&lg->bytes, (uint64_t)r, memory_order_relaxed);
+			lg->file_size += (uint64_t)r;
+			continue;
+		}
+		if (r == -EINTR)
+			continue;
+		atomic_fetch_add_explicit(&lg->sink_errors, 1, memory_order_relaxed);
+		report_once(lg, r == 0 ? -EIO : (int)r);
+		if (++tries >= URT_LOG_WRITE_TRIES || atomic_load(&urt__log_crashing)) {
+			atomic_fetch_add_explicit(&lg->failed, nrec, memory_order_relaxed);
+			return;
+		}
+		struct timespec ts = {0, 1000000}; /* 1 ms before the retry */
+		nanosleep(&ts, NULL);
+	}
+	atomic_fetch_add_explicit(&lg->written, nrec, memory_order_relaxed);
+}
+
+/* Tell plain threads waiting for room that tails moved. */
+static void wake_room(struct urt_logger *lg)
+{
+	if (atomic_load(&lg->room_waiters)) {
+		atomic_fetch_add(&lg->room, 1);
+		urt__log_futex_wake(&lg->room);
+	}
+}
+
+static void out_flush(struct urt_logger *lg)
+{
+	wake_room(lg); /* records are copied out already: let producers refill while we write */
+	if (lg->out.len)
+		out_write(lg, lg->out.p, lg->out.len, lg->batch_records);
+	lg->out.len = 0;
+	lg->batch_records = 0;
+}
+
+static void format_rec(struct urt_logger *lg, const struct urt_log_rec *rec, pid_t tid)
+{
+	size_t before = lg->out.len;
+	if (rec->drops_before)
+		urt__log_format_drops(&lg->out, lg->cfg.format, rec->drops_before, tid);
+	if (lg->cfg.format == URT_LOG_FMT_JSON)
+		urt__log_format_json(&lg->out, &lg->msg, rec, tid);
+	else
+		urt__log_format_text(&lg->out, &lg->msg, rec, tid);
+	if (lg->cfg.sink == URT_LOG_SINK_FILE && lg->cfg.rotate_size &&
+	    lg->file_size + lg->out.len > lg->cfg.rotate_size && lg->file_size + before > 0) {
+		/* this record would pass the limit: finish the file first */
+		out_write(lg, lg->out.p, before, lg->batch_records);
+		lg->batch_records = 0;
+		urt__log_sink_rotate(lg);
+		memmove(lg->out.p, lg->out.p + before, lg->out.len - before);
+		lg->out.len -= before;
+	}
+	lg->batch_records++;
+}
+
+struct snap { struct urt_log_ring *r; uint64_t pos, end; };
+
+/* Drain what every ring holds now. Returns the records written. */
+static size_t drain(struct urt_logger *lg)
+{
+	pthread_mutex_lock(&urt__log_lock);
+	if (lg->snap_cap < lg->nrings) {
+		free(lg->snap);
+		lg->snap_cap = lg->nrings * 2;
+		lg->snap = malloc(lg->snap_cap * sizeof(struct snap));
+		if (!lg->snap)
+			lg->snap_cap = 0;
+	}
+	struct snap *s = lg->snap;
+	unsigned scap = lg->snap_cap;
+	unsigned n = 0;
+	for (struct urt_log_ring *r = lg->rings; r && n < scap; r = r->next) {
+		s[n].r = r;
+		s[n].pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
+		s[n].end = atomic_load_explicit(&r->head, memory_order_acquire);
+		n++;
+	}
+	pthread_mutex_unlock(&urt__log_lock);
+	size_t done = 0;
+	for (;;) {
+		struct urt_log_rec *best = NULL;
+		unsigned bi = 0;
+		for (unsigned i = 0; i < n; i++) {
+			struct urt_log_rec *rec = urt__log_ring_peek(s[i].r, &s[i].pos, s[i].end);
+			if (!rec) {
+				atomic_store_explicit(&s[i].r->tail, s[i].pos, memory_order_release);
+				continue;
+			}
+			if (!best || (int64_t)(rec->ts - best->ts) < 0) {
+				best = rec;
+				bi = i;
+			}
+		}
+		if (!best || atomic_load(&urt__log_crashing))
+			break;
+		format_rec(lg, best, s[bi].r->tid);
+		s[bi].r->drops_reported += best->drops_before;
+		s[bi].pos += best->size;
+		atomic_store_explicit(&s[bi].r->tail, s[bi].pos, memory_order_release);
+		done++;
+		if ((done & 63) == 0)
+			wake_room(lg); /* a full ring's producer need not wait for the whole batch */
+		if (lg->out.len >= URT_LOG_OUT_CAP)
+			out_flush(lg);
+	}
+	/* drops after the last record of a drained ring: report them here */
+	for (unsigned i = 0; i < n; i++) {
+		if (s[i].pos != s[i].end)
+			continue;
+		uint64_t d = atomic_exchange_explicit(&s[i].r->pending_drops, 0, memory_order_relaxed);
+		if (d) {
+			urt__log_format_drops(&lg->out, lg->cfg.format, d, s[i].r->tid);
+			s[i].r->drops_reported += d;
+		}
+	}
+	out_flush(lg);
+	return done;
+}
+
+/* Free rings whose thread exited and that are empty. */
+static void reclaim(struct urt_logger *lg)
+{
+	pthread_mutex_lock(&urt__log_lock);
+	struct urt_log_ring **pp = &lg->rings;
+	while (*pp) {
+		struct urt_log_ring *r = *pp;
+		if (atomic_load_explicit(&r->dead, memory_order_acquire) &&
+		    atomic_load(&r->tail) == atomic_load(&r->head) &&
+		    atomic_load(&r->pending_drops) == 0) {
+			*pp = r->next;
+			lg->nrings--;
+			atomic_fetch_add(&lg->retired_produced, atomic_load(&r->produced));
+			atomic_fetch_add(&lg->retired_dropped, atomic_load(&r->dropped));
+			urt__log_ring_free(r);
+		} else
+			pp = &r->next;
+	}
+	pthread_mutex_unlock(&urt__log_lock);
+}
+
+static bool rings_empty(struct urt_logger *lg)
+{
+	bool empty = true;
+	pthread_mutex_lock(&urt__log_lock);
+	for (struct urt_log_ring *r = lg->rings; r && empty; r = r->next)
+		empty = atomic_load(&r->tail) == atomic_load(&r->head) &&
+			atomic_load(&r->pending_drops) == 0;
+	pthread_mutex_unlock(&urt__log_lock);
+	return empty;
+}
+
+void *urt__log_writer_main(void *arg)
+{
+	struct urt_logger *lg = arg;
+	sigset_t all; /* signals go to the application's threads, not here */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	uint64_t idle = 1000000;
+	for (;;) {
+		atomic_store(&lg->busy, 1);
+		if (atomic_load(&urt__log_crashing)) {
+			atomic_store(&lg->busy, 0);
+			for (;;) /* the crash handler owns the rings now */
+				pause();
+		}
+		uint32_t req = atomic_load(&lg->flush_req);
+		int stop = atomic_load(&lg->stop);
+		size_t n = drain(lg);
+		reclaim(lg);
+		atomic_store(&lg->busy, 0);
+		if (atomic_load(&lg->flush_done) != req) {
+			atomic_store(&lg->flush_done, req);
+			urt__log_futex_wake(&lg->flush_done);
+		}
+		if (stop) {
+			if (n == 0 && rings_empty(lg))
+				break;
+			continue;
+		}
+		urt__log_clock_recalibrate();
+		if (n) {
+			idle = 1000000;
+			continue;
+		}
+		atomic_store(&lg->writer_sleeping, 1);
+		uint32_t seq = atomic_load(&lg->wake);
+		if (!rings_empty(lg) || atomic_load(&lg->flush_req) != req || atomic_load(&lg->stop)) {
+			atomic_store(&lg->writer_sleeping, 0);
+			continue;
+		}
+		urt__log_futex_wait(&lg->wake, seq, idle);
+		atomic_store(&lg->writer_sleeping, 0);
+		idle = idle * 2 > 50000000 ? 50000000 : idle * 2;
+	}
+	return NULL;
+}

@@ -1,0 +1,10 @@
+# log benchmarks: urt's logger against spdlog's async logger, same run.
+find_package(spdlog CONFIG QUIET)
+if(spdlog_FOUND)
+  add_executable(bench_log ${CMAKE_CURRENT_LIST_DIR}/bench_log.cpp)
+  target_link_libraries(bench_log PRIVATE urt_static spdlog::spdlog)
+  target_include_directories(bench_log PRIVATE ${CMAKE_SOURCE_DIR}/log)
+  set_target_properties(bench_log PROPERTIES CXX_STANDARD 17)
+else()
+  message(STATUS "urt perf: spdlog not found (libspdlog-dev): bench_log skipped")
+endif()

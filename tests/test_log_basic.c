@@ -1,0 +1,618 @@
+/* log: the default logger from plain threads: bad input, text and JSON
+ * formats, escaping, levels, rotation, block/drop accounting, failing
+ * sinks, crash flush and fork. URT_TEST_THREADS */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "urt_log.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static char dir[64];
+
+static void setup(void)
+{
+	strcpy(dir, "/tmp/urt_log_XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+	urt_log_close();
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_expect_eq(system(cmd), 0);
+}
+
+static char *path_in(const char *name)
+{
+	static char p[4][128];
+	static int i;
+	char *s = p[i++ & 3];
+	snprintf(s, 128, "%s/%s", dir, name);
+	return s;
+}
+
+/* The file's contents (NUL-terminated, caller frees) and its line count. */
+static char *slurp(const char *path, size_t *lines)
+{
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f, "open %s", path);
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *s = malloc((size_t)n + 1);
+	cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+	s[n] = 0;
+	fclose(f);
+	if (lines) {
+		*lines = 0;
+		for (long i = 0; i < n; i++)
+			*lines += s[i] == '\n';
+	}
+	return s;
+}
+
+static urt_log_config file_cfg(const char *path)
+{
+	urt_log_config c = {0};
+	c.sink = URT_LOG_SINK_FILE;
+	c.path = path;
+	c.no_crash_flush = 1;
+	return c;
+}
+
+/* A tiny JSON validator: returns the end of one value, or NULL. */
+static const char *jv(const char *p);
+static const char *ws(const char *p) { while (*p == ' ' || *p == '\t' || *p == '\r') p++; return p; }
+static const char *jstr(const char *p)
+{
+	if (*p++ != '"') return NULL;
+	for (;;) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '"') return p + 1;
+		if (c < 0x20) return NULL;
+		if (c == '\\') {
+			p++;
+			if (*p == 'u') {
+				for (int i = 1; i <= 4; i++)
+					if (!strchr("0123456789abcdefABCDEF", p[i]) || !p[i]) return NULL;
+				p += 5;
+				continue;
+			}
+			if (!*p || !strchr("\"\\/bfnrt", *p)) return NULL;
+		}
+		p++;
+	}
+}
+static const char *jnum(const char *p)
+{
+	if (*p == '-') p++;
+	if (*p == '0') p++;
+	else if (*p >= '1' && *p <= '9') while (*p >= '0' && *p <= '9') p++;
+	else return NULL;
+	if (*p == '.') { p++; if (!(*p >= '0' && *p <= '9')) return NULL; while (*p >= '0' && *p <= '9') p++; }
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-') p++;
+		if (!(*p >= '0' && *p <= '9')) return NULL;
+		while (*p >= '0' && *p <= '9') p++;
+	}
+	return p;
+}
+static const char *jv(const char *p)
+{
+	p = ws(p);
+	if (*p == '{' || *p == '[') {
+		char close = *p == '{' ? '}' : ']';
+		bool obj = *p == '{';
+		p = ws(p + 1);
+		if (*p == close) return p + 1;
+		for (;;) {
+			if (obj) {
+				p = jstr(ws(p));
+				if (!p) return NULL;
+				p = ws(p);
+				if (*p++ != ':') return NULL;
+			}
+			p = jv(p);
+			if (!p) return NULL;
+			p = ws(p);
+			if (*p == close) return p + 1;
+			if (*p++ != ',') return NULL;
+		}
+	}
+	if (*p == '"') return jstr(p);
+	if (!strncmp(p, "true", 4)) return p + 4;
+	if (!strncmp(p, "false", 5)) return p + 5;
+	if (!strncmp(p, "null", 4)) return p + 4;
+	return jnum(p);
+}
+static bool json_line_ok(const char *line, size_t n)
+{
+	char *s = strndup(line, n);
+	const char *e = jv(s);
+	bool ok = e && *ws(e) == 0 && line[0] == '{';
+	free(s);
+	return ok;
+}
+
+/* ---- bad input ------------------------------------------------------------ */
+
+Test(log, bad_input, .init = setup, .fini = teardown)
+{
+	urt_log_stats st;
+	cr_expect_eq(urt_log_open(NULL), -EINVAL);
+	urt_log_config c = {0};
+	c.sink = URT_LOG_SINK_FILE;
+	cr_expect_eq(urt_log_open(&c), -EINVAL, "FILE without a path");
+	c.sink = URT_LOG_SINK_FD;
+	c.fd = -1;
+	cr_expect_eq(urt_log_open(&c), -EINVAL, "FD sink with fd -1");
+	c.fd = 999;
+	cr_expect_eq(urt_log_open(&c), -EBADF, "FD sink with a closed fd");
+	c = file_cfg("/nonexistent-dir/x.log");
+	cr_expect_eq(urt_log_open(&c), -ENOENT);
+	c = file_cfg(dir); /* a directory */
+	cr_expect_eq(urt_log_open(&c), -EISDIR);
+	c = file_cfg(path_in("a.log"));
+	c.level = 42;
+	cr_expect_eq(urt_log_open(&c), -EINVAL);
+	c.level = 0;
+	c.format = 7;
+	cr_expect_eq(urt_log_open(&c), -EINVAL);
+	cr_expect_eq(urt_log_close(), -ENOENT);
+	cr_expect_eq(urt_log_flush(), -ENOENT);
+	cr_expect_eq(urt_log_stats_get(&st), -ENOENT);
+	cr_expect_eq(urt_log_stats_get(NULL), -EINVAL);
+	cr_expect_eq(urt_log_set_level(0), -EINVAL);
+	cr_expect_eq(urt_log_set_level(URT_LOG_LVL_OFF + 1), -EINVAL);
+	cr_expect_eq(urt_log_get_level(), URT_LOG_LVL_OFF, "nothing logs without a logger");
+	URT_LOG_ERROR("nobody hears %d", 1); /* must be harmless */
+	c = file_cfg(path_in("a.log"));
+	cr_assert_eq(urt_log_open(&c), 0);
+	cr_expect_eq(urt_log_open(&c), -EALREADY);
+	struct stat sb;
+	cr_assert_eq(stat(path_in("a.log"), &sb), 0);
+	cr_expect_eq(sb.st_mode & 0777, 0640 & ~(mode_t)0, "mode 0640 (umask permitting)");
+	cr_expect_eq(urt_log_close(), 0);
+	cr_expect_eq(urt_log_close(), -ENOENT);
+}
+
+/* ---- text format, levels, conversions ------------------------------------- */
+
+static const char *volatile null_str;
+
+Test(log, text_format_and_levels, .init = setup, .fini = teardown)
+{
+	urt_log_config c = file_cfg(path_in("t.log"));
+	cr_assert_eq(urt_log_open(&c), 0);
+	cr_expect_eq(urt_log_get_level(), URT_LOG_LVL_INFO);
+	URT_LOG_DEBUG("hidden %d", 1);
+	URT_LOG_INFO("request %d took %.3f ms", 7, 1.5);
+	URT_LOG_WARN_KV(URT_FIELDS(URT_KV("user", "bob smith"), URT_KV("n", 42), URT_KV("ms", 2.5)),
+			"login");
+	cr_expect_eq(urt_log_set_level(URT_LOG_LVL_DEBUG), URT_LOG_LVL_INFO);
+	URT_LOG_DEBUG("shown %d", 2);
+	cr_expect_eq(urt_log_set_level(URT_LOG_LVL_ERROR), URT_LOG_LVL_DEBUG);
+	URT_LOG_WARN("hidden %d", 3);
+	errno = ENOENT;
+	URT_LOG_ERROR("conv [%5d|%-3s|%x|%lu|%lld|%.2f|%c|%%|%*d|%s|%hhd|%zu|%Lg|%m]", 42, "ab", 255,
+		      123456789012ul, -5ll, 3.14159, 'z', 4, 7, null_str, 300, (size_t)9, 2.5L);
+	cr_assert_eq(urt_log_flush(), 0);
+	size_t lines;
+	char *s = slurp(path_in("t.log"), &lines);
+	cr_expect_eq(lines, 4, "got:\n%s", s);
+	char *l1 = strtok(s, "\n"), *l2 = strtok(NULL, "\n"), *l3 = strtok(NULL, "\n"), *l4 = strtok(NULL, "\n");
+	cr_assert(l1 && l2 && l3 && l4);
+	int y, mo, d, h, mi, se, us;
+	char tail[256];
+	cr_expect_eq(sscanf(l1, "%4d-%2d-%2dT%2d:%2d:%2d.%6dZ %255[^\n]", &y, &mo, &d, &h, &mi, &se, &us, tail), 8, "%s", l1);
+	cr_expect(y >= 2024 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31);
+	char expect[64];
+	snprintf(expect, sizeof expect, "INFO -/- tid:%d request 7 took 1.500 ms", (int)gettid());
+	cr_expect_str_eq(tail, expect);
+	cr_expect_not_null(strstr(l2, " WARN -/- tid:"), "%s", l2);
+	cr_expect_not_null(strstr(l2, " user=\"bob smith\" n=42 ms=2.5 login"), "%s", l2);
+	cr_expect_not_null(strstr(l3, " DEBUG -/- tid:"), "%s", l3);
+	cr_expect_not_null(strstr(l3, "shown 2"), "%s", l3);
+	char want[256];
+	snprintf(want, sizeof want, "conv [%5d|%-3s|%x|%lu|%lld|%.2f|%c|%%|%*d|%s|%hhd|%zu|%Lg|%s]", 42, "ab", 255,
+		 123456789012ul, -5ll, 3.14159, 'z', 4, 7, "(null)", (signed char)300, (size_t)9, 2.5L, strerror(ENOENT));
+	cr_expect_not_null(strstr(l4, want), "%s\nwant %s", l4, want);
+	free(s);
+	cr_expect_eq(urt_log_close(), 0);
+}
+
+/* ---- escaping and JSON --------------------------------------------------- */
+
+Test(log, text_escaping, .init = setup, .fini = teardown)
+{
+	urt_log_config c = file_cfg(path_in("e.log"));
+	cr_assert_eq(urt_log_open(&c), 0);
+	URT_LOG_INFO_KV(URT_FIELDS(URT_KV("k", "a\"b\nc")), "x%sy", "1\n2\t3\r4\\5\0016\x7f");
+	cr_assert_eq(urt_log_close(), 0);
+	size_t lines;
+	char *s = slurp(path_in("e.log"), &lines);
+	cr_expect_eq(lines, 1, "one record is one line:\n%s", s);
+	cr_expect_not_null(strstr(s, "k=\"a\\\"b\\nc\" x1\\n2\\t3\\r4\\\\5\\x016\\x7fy\n"), "%s", s);
+	free(s);
+}
+
+Test(log, json_always_valid, .init = setup, .fini = teardown)
+{
+	urt_log_config c = file_cfg(path_in("j.log"));
+	c.format = URT_LOG_FMT_JSON;
+	cr_assert_eq(urt_log_open(&c), 0);
+	const char *nasty[] = {"plain", "quote\" back\\slash", "ctl\x01\x02\x1f\n\r\t", "bad utf8 \xff\xfe \xc3",
+			       "overlong \xc0\xaf surrogate \xed\xa0\x80", "ok utf8 \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+			       "", "trunc \xe2\x82"};
+	for (unsigned i = 0; i < sizeof nasty / sizeof nasty[0]; i++)
+		URT_LOG_WARN_KV(URT_FIELDS(URT_KV(nasty[i], nasty[i]), URT_KV("nan", NAN), URT_KV("inf", INFINITY),
+					   URT_KV("i", -3), URT_KV("d", 1e300)),
+				"msg %s %d %g", nasty[i], (int)i, 0.5);
+	URT_LOG_INFO("%s", "no fields");
+	cr_assert_eq(urt_log_close(), 0);
+	size_t lines;
+	char *s = slurp(path_in("j.log"), &lines);
+	cr_expect_eq(lines, sizeof nasty / sizeof nasty[0] + 1);
+	for (char *l = s, *e; (e = strchr(l, '\n')); l = e + 1)
+		cr_expect(json_line_ok(l, (size_t)(e - l)), "invalid JSON: %.*s", (int)(e - l), l);
+	cr_expect_not_null(strstr(s, "\"msg\":\"msg quote\\\" back\\\\slash 1 0.5\""), "%s", s);
+	cr_expect_not_null(strstr(s, "\"nan\":null"));
+	cr_expect_not_null(strstr(s, "\"level\":\"WARN\""));
+	cr_expect_not_null(strstr(s, "\"src\":\""));
+	cr_expect_not_null(strstr(s, "ok utf8 \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), "valid UTF-8 kept");
+	free(s);
+	/* the validator itself rejects broken lines */
+	cr_expect_not(json_line_ok("{\"a\":\"\x01\"}", 8));
+	cr_expect_not(json_line_ok("{\"a\":1,}", 8));
+	cr_expect_not(json_line_ok("{\"a\":nan}", 9));
+}
+
+/* ---- rotation --------------------------------------------------------------- */
+
+Test(log, rotation_keeps_n_files, .init = setup, .fini = teardown)
+{
+	urt_log_config c = file_cfg(path_in("r.log"));
+	c.rotate_size = 4096;
+	c.rotate_count = 3;
+	cr_assert_eq(urt_log_open(&c), 0);
+	for (int i = 0; i < 1000; i++)
+		URT_LOG_INFO("rotation line %d padding padding padding", i);
+	cr_assert_eq(urt_log_flush(), 0);
+	urt_log_stats st;
+	cr_assert_eq(urt_log_stats_get(&st), 0);
+	cr_expect_geq(st.rotations, 10);
+	cr_expect_eq(st.written, 1000);
+	cr_assert_eq(urt_log_close(), 0);
+	struct stat sb;
+	const char *names[] = {"r.log", "r.log.1", "r.log.2", "r.log.3"};
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(stat(path_in(names[i]), &sb), 0, "%s", names[i]);
+		cr_expect_leq(sb.st_size, 4096, "%s is %ld bytes", names[i], (long)sb.st_size);
+		cr_expect_gt(sb.st_size, 0);
+	}
+	cr_expect_neq(stat(path_in("r.log.4"), &sb), 0, "only 3 rotated files kept");
+	/* the newest lines are in r.log, each file holds whole lines in order */
+	size_t n;
+	char *s = slurp(path_in("r.log"), &n);
+	cr_expect_not_null(strstr(s, "rotation line 999 "));
+	free(s);
+	s = slurp(path_in("r.log.1"), &n);
+	cr_expect_eq(s[strlen(s) - 1], '\n');
+	free(s);
+}
+
+/* ---- block and drop accounting from plain threads ------------------------ */
+
+struct prod { int id, n; };
+
+static void *producer(void *arg)
+{
+	struct prod *p = arg;
+	for (int i = 0; i < p->n; i++)
+		URT_LOG_INFO("p=%d s=%d", p->id, i);
+	return NULL;
+}
+
+static void run_producers(int nthreads, int per)
+{
+	pthread_t t[8];
+	struct prod p[8];
+	for (int i = 0; i < nthreads; i++) {
+		p[i] = (struct prod){i, per};
+		cr_assert_eq(pthread_create(&t[i], NULL, producer, &p[i]), 0);
+	}
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(t[i], NULL);
+}
+
+Test(log, block_plain_threads_lose_nothing, .init = setup, .fini = teardown)
+{
+	urt_log_config c = file_cfg(path_in("b.log"));
+	c.buffer_size = 16 << 10;
+	cr_assert_eq(urt_log_open(&c), 0);
+	enum { T = 4, N = 50000 };
+	run_producers(T, N);
+	cr_assert_eq(urt_log_flush(), 0);
+	urt_log_stats st;
+	cr_assert_eq(urt_log_stats_get(&st), 0);
+	cr_expect_eq(st.produced, T * N);
+	cr_expect_eq(st.written, T * N);
+	cr_expect_eq(st.dropped, 0);
+	cr_assert_eq(urt_log_close(), 0);
+	size_t lines;
+	char *s = slurp(path_in("b.log"), &lines);
+	cr_expect_eq(lines, T * N);
+	int next[T] = {0};
+	for (char *l = s, *e; (e = strchr(l, '\n')); l = e + 1) {
+		*e = 0; /* sscanf would strlen the rest of the file */
+		char *m = strstr(l, "p=");
+		int id, seq;
+		cr_assert(m && sscanf(m, "p=%d s=%d", &id, &seq) == 2 && id >= 0 && id < T, "%.80s", l);
+		cr_assert_eq(seq, next[id], "producer %d out of order", id);
+		next[id]++;
+	}
+	free(s);
+}
+
+Test(log, drop_mode_counts_every_drop, .init = setup, .fini = teardown)
+{
+	urt_log_config c = file_cfg(path_in("d.log"));
+	c.buffer_size = 16 << 10;
+	c.policy = URT_LOG_DROP;
+	cr_assert_eq(urt_log_open(&c), 0);
+	enum { T = 4, N = 50000 };
+	run_producers(T, N);
+	cr_assert_eq(urt_log_flush(), 0);
+	urt_log_stats st;
+	cr_assert_eq(urt_log_stats_get(&st), 0);
+	cr_assert_eq(urt_log_close(), 0);
+	cr_expect_eq(st.produced, T * N);
+	cr_expect_eq(st.written + st.dropped, st.produced, "written %lu dropped %lu",
+		     (unsigned long)st.written, (unsigned long)st.dropped);
+	cr_expect_eq(st.failed, 0);
+	size_t lines;
+	char *s = slurp(path_in("d.log"), &lines);
+	uint64_t recs = 0, reported = 0;
+	for (char *l = s, *e; (e = strchr(l, '\n')); l = e + 1) {
+		*e = 0; /* sscanf would strlen the rest of the file */
+		unsigned long long n;
+		char *m = strstr(l, " records dropped (tid:");
+		if (m && m < e && sscanf(l, "%llu records dropped", &n) == 1)
+			reported += n;
+		else
+			recs++;
+	}
+	cr_expect_eq(recs, st.written);
+	cr_expect_eq(reported, st.dropped);
+	free(s);
+}
+
+/* Threads that exit hand their rings back; counts survive them. */
+Test(log, exited_threads_are_counted, .init = setup, .fini = teardown)
+{
+	urt_log_config c = file_cfg(path_in("x.log"));
+	cr_assert_eq(urt_log_open(&c), 0);
+	for (int k = 0; k < 5; k++)
+		run_producers(2, 100);
+	cr_assert_eq(urt_log_flush(), 0);
+	usleep(20000);
+	cr_assert_eq(urt_log_flush(), 0);
+	urt_log_stats st;
+	cr_assert_eq(urt_log_stats_get(&st), 0);
+	cr_expect_eq(st.produced, 1000);
+	cr_expect_eq(st.written, 1000);
+	cr_assert_eq(urt_log_close(), 0);
+}
+
+/* ---- failing sinks ------------------------------------------------------- */
+
+Test(log, sink_enospc_counted_not_blocking, .init = setup, .fini = teardown)
+{
+	urt_log_config c = file_cfg("/dev/full");
+	cr_assert_eq(urt_log_open(&c), 0);
+	for (int i = 0; i < 10; i++)
+		URT_LOG_INFO("into the void %d", i);
+	cr_assert_eq(urt_log_flush(), 0);
+	URT_LOG_INFO("after the failure");
+	cr_assert_eq(urt_log_flush(), 0);
+	urt_log_stats st;
+	cr_assert_eq(urt_log_stats_get(&st), 0);
+	cr_expect_geq(st.sink_errors, 1);
+	cr_expect_eq(st.failed, 11);
+	cr_expect_eq(st.written, 0);
+	cr_expect_eq(urt_log_close(), 0);
+}
+
+Test(log, sink_epipe_counted_no_sigpipe, .init = setup, .fini = teardown)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	close(p[0]);
+	urt_log_config c = {0};
+	c.sink = URT_LOG_SINK_FD;
+	c.fd = p[1];
+	c.no_crash_flush = 1;
+	cr_assert_eq(urt_log_open(&c), 0);
+	close(p[1]); /* the logger has its own copy */
+	for (int i = 0; i < 10; i++)
+		URT_LOG_INFO("nobody reads %d", i);
+	cr_assert_eq(urt_log_flush(), 0);
+	urt_log_stats st;
+	cr_assert_eq(urt_log_stats_get(&st), 0);
+	cr_expect_geq(st.sink_errors, 1);
+	cr_expect_eq(st.failed, 10);
+	cr_expect_eq(urt_log_close(), 0);
+}
+
+/* ---- crash flush and fork -------------------------------------------------- */
+
+static int child_status(pid_t pid)
+{
+	int st = 0;
+	for (int i = 0; i < 1000; i++) { /* 10 s: a hang fails the test */
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			return st;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	cr_assert_fail("child hung");
+	return st;
+}
+
+Test(log, crash_flush_writes_queued_records, .init = setup, .fini = teardown)
+{
+	const char *path = path_in("c.log");
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		urt_log_config c = file_cfg(path);
+		c.no_crash_flush = 0;
+		if (urt_log_open(&c) != 0)
+			_exit(3);
+		for (int i = 0; i < 2000; i++)
+			URT_LOG_ERROR("before the crash %d", i);
+		abort();
+	}
+	int st = child_status(pid);
+	cr_expect(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "default action ran: status %#x", st);
+	size_t lines;
+	char *s = slurp(path, &lines);
+	cr_expect_eq(lines, 2000, "queued records flushed on SIGABRT");
+	cr_expect_not_null(strstr(s, "before the crash 1999\n"));
+	free(s);
+}
+
+static void app_handler(int sig) { (void)sig; }
+
+Test(log, crash_flush_keeps_application_handler, .init = setup, .fini = teardown)
+{
+	struct sigaction sa = {0}, old, cur, ill0;
+	sa.sa_handler = app_handler;
+	sigaction(SIGBUS, &sa, &old);
+	sigaction(SIGILL, NULL, &ill0); /* SIGILL: sanitizers leave it alone */
+	cr_assert_eq((void *)ill0.sa_handler, (void *)SIG_DFL);
+	urt_log_config c = file_cfg(path_in("h.log"));
+	c.no_crash_flush = 0;
+	cr_assert_eq(urt_log_open(&c), 0);
+	sigaction(SIGBUS, NULL, &cur);
+	cr_expect_eq((void *)cur.sa_handler, (void *)app_handler, "the application's handler stays");
+	sigaction(SIGILL, NULL, &cur);
+	cr_expect((cur.sa_flags & SA_SIGINFO) && (void *)cur.sa_sigaction != (void *)SIG_DFL,
+		  "ours on SIGILL");
+	cr_assert_eq(urt_log_close(), 0);
+	sigaction(SIGILL, NULL, &cur);
+	cr_expect_eq((void *)cur.sa_handler, (void *)SIG_DFL, "restored at close");
+	sigaction(SIGBUS, &old, NULL);
+	/* and off means off */
+	c.no_crash_flush = 1;
+	cr_assert_eq(urt_log_open(&c), 0);
+	sigaction(SIGILL, NULL, &cur);
+	cr_expect_eq((void *)cur.sa_handler, (void *)SIG_DFL);
+}
+
+Test(log, fork_child_gets_clear_error, .init = setup, .fini = teardown)
+{
+	urt_log_config c = file_cfg(path_in("f.log"));
+	cr_assert_eq(urt_log_open(&c), 0);
+	URT_LOG_INFO("parent before fork");
+	const char *child_path = path_in("child.log");
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		URT_LOG_INFO("child through the inherited logger"); /* ignored */
+		if (urt_log_get_level() != URT_LOG_LVL_OFF) _exit(10);
+		if (urt_log_flush() != -ECHILD) _exit(11);
+		if (urt_log_close() != -ECHILD) _exit(12);
+#ifdef __SANITIZE_THREAD__ /* TSan cannot start threads after a multi-threaded fork */
+		int fd = open(child_path, O_WRONLY | O_CREAT, 0640);
+		if (fd < 0 || write(fd, "child's own logger\n", 19) != 19) _exit(15);
+		_exit(0);
+#endif
+		urt_log_config cc = file_cfg(child_path);
+		if (urt_log_open(&cc) != 0) _exit(13);
+		URT_LOG_INFO("child's own logger");
+		if (urt_log_close() != 0) _exit(14);
+		_exit(0);
+	}
+	int st = child_status(pid);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+	URT_LOG_INFO("parent after fork");
+	cr_assert_eq(urt_log_close(), 0);
+	size_t lines;
+	char *s = slurp(path_in("f.log"), &lines);
+	cr_expect_eq(lines, 2, "%s", s);
+	cr_expect_null(strstr(s, "child"));
+	free(s);
+	s = slurp(child_path, &lines);
+	cr_expect_eq(lines, 1);
+	cr_expect_not_null(strstr(s, "child's own logger"));
+	free(s);
+}
+
+/* A string larger than the ring is cut, not overflowing anything. */
+Test(log, huge_string_truncated, .init = setup, .fini = teardown)
+{
+	urt_log_config c = file_cfg(path_in("big.log"));
+	c.buffer_size = 16 << 10;
+	cr_assert_eq(urt_log_open(&c), 0);
+	size_t n = 100000;
+	char *big = malloc(n + 1);
+	memset(big, 'a', n);
+	big[n] = 0;
+	URT_LOG_INFO("big [%s] end %d", big, 5);
+	URT_LOG_INFO_KV(URT_FIELDS(URT_KV("f", big)), "field %s", big);
+	free(big);
+	cr_assert_eq(urt_log_close(), 0);
+	size_t lines;
+	char *s = slurp(path_in("big.log"), &lines);
+	cr_expect_eq(lines, 2);
+	cr_expect_not_null(strstr(s, "] end 5\n"));
+	cr_expect_lt(strlen(s), 16 << 10);
+	free(s);
+}
+
+/* The writer's own "%f" path prints exactly what printf prints. */
+Test(log, float_conversion_matches_printf, .init = setup, .fini = teardown)
+{
+	urt_log_config c = file_cfg(path_in("f6.log"));
+	cr_assert_eq(urt_log_open(&c), 0);
+	enum { N = 3000 };
+	static double v[N];
+	srand(7);
+	for (int i = 0; i < N; i++) {
+		double scale = (i % 3 == 0) ? 1e-7 : (i % 3 == 1) ? 1.0 : 1e5;
+		v[i] = ((double)rand() / RAND_MAX - 0.5) * scale * (1 + i % 17);
+	}
+	v[0] = 0.0; v[1] = -0.0; v[2] = 0.0000005; v[3] = 2.5e-7; v[4] = 999999.9999995; v[5] = -1e-9;
+	v[6] = 1e7; v[7] = 0.125; v[8] = 1.0000005;
+	for (int i = 0; i < N; i++)
+		URT_LOG_INFO("v=%f", v[i]);
+	cr_assert_eq(urt_log_close(), 0);
+	size_t lines;
+	char *s = slurp(path_in("f6.log"), &lines);
+	cr_assert_eq(lines, N);
+	int i = 0;
+	for (char *l = s, *e; (e = strchr(l, '\n')); l = e + 1, i++) {
+		*e = 0;
+		char want[64];
+		snprintf(want, sizeof want, " v=%f", v[i]);
+		char *m = strstr(l, " v=");
+		cr_expect(m && strcmp(m, want) == 0, "%s vs%s", m ? m : l, want);
+	}
+	free(s);
+}

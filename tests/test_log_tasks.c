@@ -1,0 +1,292 @@
+/* log: from urt tasks: no loss with 4 threads and 1,000 tasks in block
+ * mode, a task waiting for room does not stop its loop, and each task logs
+ * its own context fields. URT_TEST_THREADS */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "check.h"
+#include "urt_ctx.h"
+#include "urt_log.h"
+
+static char dir[64], path[128];
+
+static void setup(void)
+{
+	strcpy(dir, "/tmp/urt_logt_XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/t.log", dir);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+	urt_log_close();
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_expect_eq(system(cmd), 0);
+}
+
+static char *slurp(const char *p, size_t *lines)
+{
+	FILE *f = fopen(p, "r");
+	cr_assert_not_null(f);
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *s = malloc((size_t)n + 1);
+	cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+	s[n] = 0;
+	fclose(f);
+	*lines = 0;
+	for (long i = 0; i < n; i++)
+		*lines += s[i] == '\n';
+	return s;
+}
+
+/* ---- no loss: 4 threads + 1,000 tasks, block mode, small buffer ---------- */
+
+enum { THREADS = 4, TASKS = 1000 };
+static int per_thread, per_task; /* records per producer */
+
+struct prod { int id, n; };
+
+static void *thread_producer(void *arg)
+{
+	struct prod *p = arg;
+	for (int i = 0; i < p->n; i++)
+		URT_LOG_INFO("p=%d s=%d", p->id, i);
+	return NULL;
+}
+
+static void *task_producer(void *arg)
+{
+	struct prod *p = arg;
+	for (int i = 0; i < p->n; i++) {
+		URT_LOG_INFO("p=%d s=%d", p->id, i);
+		if (i % 64 == 63)
+			urt_yield(); /* interleave the tasks */
+	}
+	return NULL;
+}
+
+static void *tasks_main(void *arg)
+{
+	struct prod *p = arg;
+	urt_task *t[TASKS];
+	for (int i = 0; i < TASKS; i++)
+		cr_assert_eq(urt_spawn(&t[i], task_producer, &p[i], NULL), 0);
+	for (int i = 0; i < TASKS; i++)
+		cr_assert_eq(urt_join(t[i], NULL), 0);
+	return NULL;
+}
+
+static void *loop_thread(void *arg)
+{
+	void *res;
+	intptr_t r = urt_run(tasks_main, arg, NULL, &res);
+	return (void *)r;
+}
+
+Test(log_tasks, no_loss_block_mode, .init = setup, .fini = teardown, .timeout = 120)
+{
+	/* 1,000,000 records; URT_LOG_TEST_SCALE=k divides that (sanitizer builds) */
+	const char *sc = getenv("URT_LOG_TEST_SCALE");
+	int scale = sc && atoi(sc) > 0 ? atoi(sc) : 1;
+	per_thread = 125000 / scale; /* 4 x 125,000 = 500,000 from threads */
+	per_task = 500 / scale;      /* 1,000 x 500 = 500,000 from tasks */
+	long total = (long)THREADS * per_thread + (long)TASKS * per_task;
+
+	urt_log_config c = {0};
+	c.sink = URT_LOG_SINK_FILE;
+	c.path = path;
+	c.buffer_size = 16 << 10;
+	c.no_crash_flush = 1;
+	cr_assert_eq(urt_log_open(&c), 0);
+	static struct prod tp[THREADS], kp[TASKS];
+	pthread_t th[THREADS], lt;
+	for (int i = 0; i < TASKS; i++)
+		kp[i] = (struct prod){THREADS + i, per_task};
+	cr_assert_eq(pthread_create(&lt, NULL, loop_thread, kp), 0);
+	for (int i = 0; i < THREADS; i++) {
+		tp[i] = (struct prod){i, per_thread};
+		cr_assert_eq(pthread_create(&th[i], NULL, thread_producer, &tp[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(th[i], NULL);
+	void *lr;
+	pthread_join(lt, &lr);
+	cr_assert_eq((intptr_t)lr, 0, "urt_run: %d", (int)(intptr_t)lr);
+	cr_assert_eq(urt_log_flush(), 0);
+	urt_log_stats st;
+	cr_assert_eq(urt_log_stats_get(&st), 0);
+	cr_expect_eq(st.produced, (uint64_t)total);
+	cr_expect_eq(st.written, (uint64_t)total);
+	cr_expect_eq(st.dropped, 0);
+	cr_assert_eq(urt_log_close(), 0);
+
+	size_t lines;
+	char *s = slurp(path, &lines);
+	cr_assert_eq(lines, (size_t)total);
+	int *next = calloc(THREADS + TASKS, sizeof *next);
+	for (char *l = s, *e; (e = strchr(l, '\n')); l = e + 1) {
+		*e = 0; /* sscanf would strlen the rest of the file */
+		char *m = strstr(l, "p=");
+		int id, seq;
+		cr_assert(m && m < e && sscanf(m, "p=%d s=%d", &id, &seq) == 2 &&
+			  id >= 0 && id < THREADS + TASKS, "unparseable: %.100s", l);
+		cr_assert_eq(seq, next[id], "producer %d: %d after %d", id, seq, next[id] - 1);
+		next[id]++;
+	}
+	for (int i = 0; i < THREADS + TASKS; i++)
+		cr_assert_eq(next[i], i < THREADS ? per_thread : per_task);
+	free(next);
+	free(s);
+}
+
+/* ---- a task blocked on a full buffer does not stop its loop -------------- */
+
+static volatile int ticks, logged, stop_ticker;
+
+static void *ticker(void *arg)
+{
+	(void)arg;
+	while (!stop_ticker) {
+		urt_sleep(1000000);
+		ticks++;
+	}
+	return NULL;
+}
+
+static void *flooder(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 20000; i++) {
+		URT_LOG_INFO("flood %d padding padding padding padding padding padding", i);
+		logged = i + 1;
+	}
+	return NULL;
+}
+
+static int pipe_rd;
+
+static void *drain_pipe(void *arg)
+{
+	(void)arg;
+	char buf[65536];
+	while (read(pipe_rd, buf, sizeof buf) > 0)
+		;
+	return NULL;
+}
+
+static void *ticker_main(void *arg)
+{
+	(void)arg;
+	urt_task *tk, *fl;
+	cr_assert_eq(urt_spawn(&tk, ticker, NULL, NULL), 0);
+	cr_assert_eq(urt_spawn(&fl, flooder, NULL, NULL), 0);
+	/* the pipe nobody reads fills: the writer stalls, the flooder's ring fills */
+	for (int i = 0; i < 200 && logged < 20000; i++)
+		urt_sleep(1000000);
+	int t0 = ticks, l0 = logged;
+	urt_sleep(50000000);
+	cr_expect_lt(logged, 20000, "the flooder should be blocked");
+	cr_expect_eq(logged, l0, "and make no progress while the sink is stuck");
+	cr_expect_geq(ticks - t0, 10, "the ticker kept running: %d ticks in 50 ms", ticks - t0);
+	pthread_t dr;
+	cr_assert_eq(pthread_create(&dr, NULL, drain_pipe, NULL), 0);
+	cr_assert_eq(urt_join(fl, NULL), 0);
+	cr_expect_eq(logged, 20000);
+	stop_ticker = 1;
+	cr_assert_eq(urt_join(tk, NULL), 0);
+	cr_assert_eq(urt_log_close(), 0); /* closes the write end */
+	pthread_join(dr, NULL);
+	return NULL;
+}
+
+Test(log_tasks, blocked_task_keeps_loop_running, .init = setup, .fini = teardown, .timeout = 60)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	pipe_rd = p[0];
+	urt_log_config c = {0};
+	c.sink = URT_LOG_SINK_FD;
+	c.fd = p[1];
+	c.buffer_size = 16 << 10;
+	c.no_crash_flush = 1;
+	cr_assert_eq(urt_log_open(&c), 0);
+	close(p[1]);
+	cr_assert_eq(urt_run(ticker_main, NULL, NULL, NULL), 0);
+	close(p[0]);
+}
+
+/* ---- context fields: interleaved tasks each log their own trace id ------- */
+
+static urt_ctxvar *trace_var, *user_var;
+
+static void *traced(void *arg)
+{
+	intptr_t i = (intptr_t)arg;
+	char *id = malloc(16);
+	snprintf(id, 16, "tr-%d", (int)i);
+	cr_assert_eq(urt_ctxvar_set(trace_var, id, NULL), 0);
+	cr_assert_eq(urt_ctxvar_set(user_var, (void *)(i * 100), NULL), 0);
+	for (int k = 0; k < 20; k++) {
+		URT_LOG_INFO_KV(URT_FIELDS(URT_KV("k", k)), "job %d rec %d", (int)i, k);
+		urt_yield();
+	}
+	return NULL;
+}
+
+static void *ctx_main(void *arg)
+{
+	(void)arg;
+	urt_task *t[10];
+	for (intptr_t i = 0; i < 10; i++)
+		cr_assert_eq(urt_spawn(&t[i], traced, (void *)i, NULL), 0);
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(urt_join(t[i], NULL), 0);
+	URT_LOG_INFO("main without trace");
+	return NULL;
+}
+
+Test(log_tasks, context_fields_per_task, .init = setup, .fini = teardown)
+{
+	if (!trace_var) {
+		cr_assert_eq(urt_ctxvar_create(&trace_var, "trace", NULL, free, URT_CTXVAR_LOG_STRING), 0);
+		cr_assert_eq(urt_ctxvar_create(&user_var, "uid", NULL, NULL, URT_CTXVAR_LOG_INT), 0);
+	}
+	urt_log_config c = {0};
+	c.sink = URT_LOG_SINK_FILE;
+	c.path = path;
+	c.no_crash_flush = 1;
+	cr_assert_eq(urt_log_open(&c), 0);
+	cr_assert_eq(urt_run(ctx_main, NULL, NULL, NULL), 0);
+	cr_assert_eq(urt_log_close(), 0);
+	size_t lines;
+	char *s = slurp(path, &lines);
+	cr_expect_eq(lines, 201);
+	int n = 0;
+	for (char *l = s, *e; (e = strchr(l, '\n')); l = e + 1) {
+		*e = 0; /* sscanf would strlen the rest of the file */
+		*e = 0;
+		int i, k;
+		char *m = strstr(l, "job ");
+		if (!m) {
+			cr_expect_null(strstr(l, "trace="), "%s", l);
+			continue;
+		}
+		cr_assert_eq(sscanf(m, "job %d rec %d", &i, &k), 2);
+		char want[64];
+		snprintf(want, sizeof want, " trace=tr-%d uid=%d k=%d job", i, i * 100, k);
+		cr_expect_not_null(strstr(l, want), "%s\nwant %s", l, want);
+		cr_expect_not_null(strstr(l, " task trace="), "%s", l); /* task name shown */
+		*e = '\n';
+		n++;
+	}
+	cr_expect_eq(n, 200);
+	free(s);
+}
