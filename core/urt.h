@@ -8,6 +8,7 @@
 #include "urt_core.h"  /* loop, tasks, time, deadlines, cancellation */
 #include "urt_sync.h"  /* event, mutex, semaphore, channel, wait all/any */
 #include "urt_io.h"    /* io_uring-backed file and socket calls */
+#include "urt_log.h"   /* batched asynchronous logger */
 #include "urt_offload.h" /* worker pools, cross-thread submission, futures */
 #include "urt_stats.h" /* stats as JSON, task dumps, stall detector */
 #include "urt_process.h" /* subprocesses: spawn, pipes, wait with deadline */
