@@ -22,6 +22,17 @@ int urt_fault_set(int site, long nth, int err)
 	return 0;
 }
 
+/* Calls left at site before the armed failure (<= 0: it fired or was
+ * never armed). Tests use it to stop looping N once a scenario no longer
+ * reaches the N-th call. Returns the count, or -EINVAL. */
+URT_API long urt_fault_left(int site);
+long urt_fault_left(int site)
+{
+	if (site < 0 || site >= URT_FAULT_NSITES)
+		return -22;
+	return atomic_load(&sites[site].countdown);
+}
+
 int urt__fault(enum urt_fault_site site)
 {
 	if (atomic_load_explicit(&sites[site].countdown, memory_order_relaxed) <= 0)

@@ -1,7 +1,10 @@
 /* Fault-injection seams. In a build with URT_FAULT_INJECTION, every
  * allocation, stack mapping, ring set-up, SQE acquisition, io_uring_enter
  * and eventfd write asks urt__fault(site) first; a test can make the N-th
- * call at a site fail with a chosen -errno. In other builds it is 0. */
+ * call at a site fail with a chosen -errno (tests/support/urt_fault.h).
+ * URT_FAULT_SHORT halves the length of a read/write/recv/send/splice
+ * request before it is submitted: a real short transfer, which those calls
+ * document. In other builds urt__fault is 0. */
 #ifndef URT_FAULT_H
 #define URT_FAULT_H
 
@@ -12,6 +15,7 @@ enum urt_fault_site {
 	URT_FAULT_SQE,        /* SQE acquisition (forces a flush) */
 	URT_FAULT_ENTER,      /* io_uring_enter */
 	URT_FAULT_EVENTFD,    /* eventfd write */
+	URT_FAULT_SHORT,      /* transfer length of read/write/recv/send/splice */
 	URT_FAULT_NSITES
 };
 

@@ -186,7 +186,7 @@ int urt__stack_thread_init(void **altstack)
 	if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE))
 		return 0; /* the application already gave this thread one */
 	size_t size = 64 * 1024;
-	void *p = malloc(size);
+	void *p = urt__fault(URT_FAULT_ALLOC) ? NULL : malloc(size);
 	if (!p)
 		return -ENOMEM;
 	stack_t ss = {.ss_sp = p, .ss_size = size, .ss_flags = 0};

@@ -64,7 +64,7 @@ int urt_wait_any(urt_task *const *tasks, size_t n)
 			return -EDEADLK;
 	}
 	struct urt__waiter small[9], *w = small;
-	if (n + 1 > 9 && !(w = calloc(n + 1, sizeof *w)))
+	if (n + 1 > 9 && !(w = urt__fault(URT_FAULT_ALLOC) ? NULL : calloc(n + 1, sizeof *w)))
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		w[i] = (struct urt__waiter){.task = self};

@@ -178,7 +178,7 @@ static int reg_get(urt_loop *l, struct proc_reg **out)
 		free(old);
 	}
 	if (!reg) {
-		struct proc_reg *r = calloc(1, sizeof *r);
+		struct proc_reg *r = urt__fault(URT_FAULT_ALLOC) ? NULL : calloc(1, sizeof *r);
 		if (!r)
 			return -ENOMEM;
 		r->loop_id = id;
@@ -324,7 +324,7 @@ int urt_process_spawn(urt_process **out, const urt_process_opts *o)
 	r = reg_get(l, &rg);
 	if (r < 0)
 		return r;
-	urt_process *p = calloc(1, sizeof *p);
+	urt_process *p = urt__fault(URT_FAULT_ALLOC) ? NULL : calloc(1, sizeof *p);
 	if (!p)
 		return -ENOMEM;
 	p->fds[0] = p->fds[1] = p->fds[2] = p->pidfd = -1;

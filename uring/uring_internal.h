@@ -47,7 +47,16 @@ int urt__io_wait(urt_loop *l, urt_task *t, struct io_uring_sqe *sqe, const char 
 		return urt__io_wait(l_, t_, sqe, what);                 \
 	} while (0)
 
-/* io_uring lengths are 32-bit: longer requests become short transfers. */
-static inline unsigned urt__len32(size_t len) { return len > 0x7ffff000u ? 0x7ffff000u : (unsigned)len; }
+/* io_uring lengths are 32-bit: longer requests become short transfers.
+ * Only calls that document short transfers use it (read, write, recv,
+ * send, splice): the URT_FAULT_SHORT seam halves the request here, before
+ * submission, so the kernel really moves fewer bytes. */
+static inline unsigned urt__len32(size_t len)
+{
+	unsigned n = len > 0x7ffff000u ? 0x7ffff000u : (unsigned)len;
+	if (n > 1 && urt__fault(URT_FAULT_SHORT))
+		n /= 2;
+	return n;
+}
 
 #endif
