@@ -195,6 +195,7 @@ struct urt_loop {
 	urt_loop_stats stats;
 	void *altstack;           /* this thread's signal stack, if urt made it */
 	pthread_t owner;          /* the thread the loop belongs to */
+	pid_t pid;                /* the process that made it: a forked child must not touch it */
 	struct urt__stall stall;  /* stall detector (stall.c) */
 	/* shared with other threads */
 	_Atomic int state;        /* URT_LOOP_OPEN / CLOSING / CLOSED */
@@ -218,11 +219,21 @@ void urt__task_free(urt_loop *l, urt_task *t);
 urt_task *urt__next(urt_loop *l);
 void urt__ready_push(urt_loop *l, urt_task *t);
 
+/* Async-signal-safe text building (sigsafe.c): append, stop at end. */
+char *urt__put_str(char *p, char *end, const char *s);
+char *urt__put_u64(char *p, char *end, uint64_t v);
+
 /* Print what went wrong and abort: for broken invariants only. */
 _Noreturn void urt__fatal(const char *what, int err);
 
-/* The loop of this thread (NULL if none). */
+/* The loop of this thread (NULL if none; NULL too in a forked child, where
+ * the loop inherited from the parent is absent). */
 urt_loop *urt__loop(void);
+/* -ECHILD if l was inherited over fork (made by another process), else 0. */
+int urt__loop_foreign(const urt_loop *l);
+/* True if this thread's loop was inherited over fork: blocking calls
+ * report -ECHILD instead of -EPERM. */
+bool urt__loop_inherited(void);
 uint64_t urt__now(urt_loop *l);
 /* CLOCK_MONOTONIC in ns, whatever the loop's clock. */
 uint64_t urt__mono_ns(void);

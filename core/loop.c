@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 void urt__run_ready(urt_loop *l);
 void urt__task_pool_drain(urt_loop *l);
@@ -18,16 +19,42 @@ int urt__spawn_on(urt_loop *l, urt_task **out, urt_task_fn fn, void *arg,
 		  const urt_task_opts *o, unsigned flags);
 
 static __thread urt_loop *this_loop;
+/* Closed (and abandoned) loops keep their record for the life of the
+ * process (a few hundred bytes): another thread that still holds the
+ * pointer gets a clean -ESHUTDOWN from a late submission, never a
+ * use-after-free. */
+static pthread_mutex_t closed_lock = PTHREAD_MUTEX_INITIALIZER;
+static urt_loop *closed_loops;
 static _Atomic uint64_t next_loop_id = 1;
 
-urt_loop *urt__loop(void) { return this_loop; }
-urt_loop *urt_loop_current(void) { return this_loop; }
+/* Fork: the child has a copy of the loop records but not the rings
+ * (uring/ring.c makes them MADV_DONTFORK) nor the loop's other threads.
+ * A loop is usable only in the process that made it: self_pid is
+ * refreshed in a forked child, and a loop whose pid differs is absent
+ * (urt__loop) or refused with -ECHILD (calls that name a loop). */
+static pid_t self_pid;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void fork_child(void) { self_pid = getpid(); }
+static void fork_init(void)
+{
+	self_pid = getpid();
+	pthread_atfork(NULL, NULL, fork_child);
+}
+
+urt_loop *urt__loop(void)
+{
+	urt_loop *l = this_loop;
+	return URT_LIKELY(l && l->pid == self_pid) ? l : NULL;
+}
+urt_loop *urt_loop_current(void) { return urt__loop(); }
+int urt__loop_foreign(const urt_loop *l) { return l && l->pid != self_pid ? -ECHILD : 0; }
+bool urt__loop_inherited(void) { return this_loop && this_loop->pid != self_pid; }
 uint64_t urt_loop_id(const urt_loop *l) { return l ? l->id : 0; }
 
 int urt_loop_stats_get(const urt_loop *l, urt_loop_stats *out)
 {
 	if (!l)
-		l = this_loop;
+		l = urt__loop();
 	if (!l || !out)
 		return -EINVAL;
 	*out = l->stats;
@@ -71,8 +98,8 @@ static int tick(urt_loop *l, uint64_t max_wait, bool user_phase)
 	if (timeout > max_wait)
 		timeout = max_wait;
 	if (timeout == URT_NO_DEADLINE && !l->inflight && !l->external) {
-		if (l->tasks_alive + l->system_alive == 0)
-			return 0;
+		if (user_phase ? !l->tasks_alive : !l->tasks_alive && !l->system_alive)
+			return 0; /* nothing left that this phase waits for */
 		if (user_phase)
 			l->deadlocked = true;
 		break_deadlock(l);
@@ -93,15 +120,44 @@ static int tick(urt_loop *l, uint64_t max_wait, bool user_phase)
 	return 0;
 }
 
-/* Tick until no task of the kind counted by *alive is left. */
+/* Tick until no task of the kind counted by *alive is left. A failed
+ * io_uring_enter is retried a few times in a row (the ring may recover;
+ * no completion may be abandoned while it can still arrive), then
+ * reported. */
 static int run_until(urt_loop *l, const unsigned *alive, bool user_phase)
 {
+	int fails = 0;
 	while (*alive) {
 		int r = tick(l, URT_NO_DEADLINE, user_phase);
-		if (r < 0)
+		if (r < 0 && ++fails >= 3)
 			return r;
+		if (r == 0)
+			fails = 0;
 	}
 	return 0;
+}
+
+/* The ring failed under urt_run: cancel every task (their blocking calls
+ * return -ECANCELED) and run them to their end so the loop can be torn
+ * down. If the ring keeps failing, abandon the loop: its memory is never
+ * freed (the kernel may still write into task stacks), it refuses
+ * submissions, and the thread may start a new loop. Returns true if the
+ * loop can be destroyed. */
+static bool wind_down(urt_loop *l)
+{
+	for (urt_task *t = l->all; t; t = t->all_next)
+		if (t->state != URT_T_DONE)
+			urt_cancel(t);
+	if (run_until(l, &l->tasks_alive, false) == 0)
+		return true;
+	urt__inbox_set_state(l, URT_LOOP_CLOSED);
+	urt__stall_loop_stop(l);
+	this_loop = NULL;
+	pthread_mutex_lock(&closed_lock); /* kept, like closed loops */
+	l->next_closed = closed_loops;
+	closed_loops = l;
+	pthread_mutex_unlock(&closed_lock);
+	return false;
 }
 
 static void config_defaults(urt_config *c, const urt_config *user)
@@ -116,21 +172,18 @@ static void config_defaults(urt_config *c, const urt_config *user)
 		c->stack_pool = 256;
 }
 
-/* Closed loops keep their record for the life of the process (a few
- * hundred bytes): another thread that still holds the pointer gets a
- * clean -ESHUTDOWN from a late submission, never a use-after-free. */
-static pthread_mutex_t closed_lock = PTHREAD_MUTEX_INITIALIZER;
-static urt_loop *closed_loops;
 
 int urt_loop_create(urt_loop **out, const urt_config *cfg)
 {
 	if (!out)
 		return -EINVAL;
-	if (this_loop)
+	if (urt__loop())
 		return -EBUSY;
+	pthread_once(&fork_once, fork_init);
 	urt_loop *l = urt__fault(URT_FAULT_ALLOC) ? NULL : calloc(1, sizeof *l);
 	if (!l)
 		return -ENOMEM;
+	l->pid = self_pid;
 	config_defaults(&l->cfg, cfg);
 	l->id = atomic_fetch_add_explicit(&next_loop_id, 1, memory_order_relaxed);
 	int r = urt__backend_init(l);
@@ -155,6 +208,8 @@ int urt_loop_create(urt_loop **out, const urt_config *cfg)
 
 int urt_loop_step(urt_loop *l, uint64_t timeout_ns)
 {
+	if (urt__loop_foreign(l))
+		return -ECHILD;
 	if (!l || l != this_loop)
 		return -EINVAL;
 	if (l->current)
@@ -176,6 +231,8 @@ int urt_loop_step(urt_loop *l, uint64_t timeout_ns)
 
 int64_t urt_loop_timeout(const urt_loop *l)
 {
+	if (urt__loop_foreign(l))
+		return -ECHILD;
 	if (!l || l != this_loop)
 		return -EINVAL;
 	if (l->nready || atomic_load(&((urt_loop *)l)->inbox))
@@ -186,6 +243,8 @@ int64_t urt_loop_timeout(const urt_loop *l)
 
 int urt_loop_hold(urt_loop *l)
 {
+	if (urt__loop_foreign(l))
+		return -ECHILD;
 	if (!l || l != this_loop)
 		return -EINVAL;
 	l->external++;
@@ -194,6 +253,8 @@ int urt_loop_hold(urt_loop *l)
 
 int urt_loop_unhold(urt_loop *l)
 {
+	if (urt__loop_foreign(l))
+		return -ECHILD;
 	if (!l || l != this_loop || !l->external)
 		return -EINVAL;
 	l->external--;
@@ -202,6 +263,8 @@ int urt_loop_unhold(urt_loop *l)
 
 int urt_loop_destroy(urt_loop *l)
 {
+	if (urt__loop_foreign(l))
+		return -ECHILD;
 	if (!l || l != this_loop)
 		return -EINVAL;
 	if (l->current)
@@ -215,8 +278,9 @@ int urt_loop_destroy(urt_loop *l)
 		if (t->state != URT_T_DONE)
 			urt_cancel(t);
 	int r = run_until(l, &l->system_alive, false);
-	while (r == 0 && (l->inflight || l->external))
-		r = tick(l, URT_NO_DEADLINE, false);
+	for (int fails = 0; fails < 3 && (l->inflight || l->external);)
+		if ((r = tick(l, URT_NO_DEADLINE, false)) < 0)
+			fails++; /* retried: a completion must not be abandoned */
 	urt__inbox_set_state(l, URT_LOOP_CLOSED); /* no poster touches the backend after this */
 	urt__inbox_drain(l);
 	urt__stall_loop_stop(l);
@@ -237,7 +301,7 @@ int urt_loop_destroy(urt_loop *l)
 
 int urt_run(urt_task_fn fn, void *arg, const urt_config *cfg, void **result)
 {
-	if (this_loop)
+	if (urt__loop())
 		return -EBUSY;
 	if (!fn)
 		return -EINVAL;
@@ -247,8 +311,11 @@ int urt_run(urt_task_fn fn, void *arg, const urt_config *cfg, void **result)
 		return r;
 	urt_task *main_task = NULL;
 	r = urt__spawn_on(l, &main_task, fn, arg, &(urt_task_opts){.name = "main"}, 0);
-	if (r == 0)
+	if (r == 0) {
 		r = run_until(l, &l->tasks_alive, true);
+		if (r < 0 && !wind_down(l))
+			return r;
+	}
 	if (r == 0 && result)
 		*result = main_task->result;
 	if (r == 0 && l->deadlocked)

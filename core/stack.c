@@ -116,30 +116,15 @@ void urt__stack_pool_drain(urt_loop *l)
 static struct sigaction old_segv;
 static pthread_once_t segv_once = PTHREAD_ONCE_INIT;
 
-static size_t fmt_u64(char *p, uint64_t v)
-{
-	char tmp[24];
-	size_t n = 0, i = 0;
-	do
-		tmp[n++] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	while (n)
-		p[i++] = tmp[--n];
-	return i;
-}
-
 static void say_overflow(const urt_task *t)
 {
-	char msg[160];
-	size_t n = 0;
-	static const char a[] = "urt: stack overflow in task ", b[] = " \"", c[] = "\"; aborting\n";
-	memcpy(msg + n, a, sizeof a - 1), n += sizeof a - 1;
-	n += fmt_u64(msg + n, t->id);
-	memcpy(msg + n, b, sizeof b - 1), n += sizeof b - 1;
-	size_t len = strnlen(t->name, URT_NAME_MAX);
-	memcpy(msg + n, t->name, len), n += len;
-	memcpy(msg + n, c, sizeof c - 1), n += sizeof c - 1;
-	ssize_t w = write(STDERR_FILENO, msg, n);
+	char msg[160], *p = msg, *end = msg + sizeof msg - 1;
+	p = urt__put_str(p, end, "urt: stack overflow in task ");
+	p = urt__put_u64(p, end, t->id);
+	p = urt__put_str(p, end, " \"");
+	p = urt__put_str(p, end, t->name);
+	p = urt__put_str(p, end, "\"; aborting\n");
+	ssize_t w = write(STDERR_FILENO, msg, (size_t)(p - msg));
 	(void)w;
 }
 

@@ -43,48 +43,22 @@ static int stall_signal(void) { return SIGRTMIN + 5; }
 
 /* ---- the report, on the loop thread (async-signal-safe) ------------------ */
 
-static char *put_str(char *p, const char *end, const char *s)
-{
-	while (*s && p < end)
-		*p++ = *s++;
-	return p;
-}
-
-static char *put_u64(char *p, const char *end, uint64_t v)
-{
-	char tmp[20];
-	unsigned n = 0;
-	do
-		tmp[n++] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	while (n && p < end)
-		*p++ = tmp[--n];
-	return p;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* async-signal-safe */
-	return (uint64_t)ts.tv_sec * URT_NS_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
 static void report(urt_loop *l, urt_task *t, uint64_t held)
 {
 	char buf[256], *p = buf, *end = buf + sizeof buf - 1;
-	p = put_str(p, end, "urt: stall: task ");
-	p = put_u64(p, end, t->id);
-	p = put_str(p, end, " \"");
-	p = put_str(p, end, t->name);
-	p = put_str(p, end, "\" has held loop ");
-	p = put_u64(p, end, l->id);
-	p = put_str(p, end, " for ");
-	p = put_u64(p, end, held / URT_NS_PER_MS);
-	p = put_str(p, end, " ms");
+	p = urt__put_str(p, end, "urt: stall: task ");
+	p = urt__put_u64(p, end, t->id);
+	p = urt__put_str(p, end, " \"");
+	p = urt__put_str(p, end, t->name);
+	p = urt__put_str(p, end, "\" has held loop ");
+	p = urt__put_u64(p, end, l->id);
+	p = urt__put_str(p, end, " for ");
+	p = urt__put_u64(p, end, held / URT_NS_PER_MS);
+	p = urt__put_str(p, end, " ms");
 	if (l->stall.suppressed) {
-		p = put_str(p, end, " (");
-		p = put_u64(p, end, l->stall.suppressed);
-		p = put_str(p, end, " earlier stalls not reported)");
+		p = urt__put_str(p, end, " (");
+		p = urt__put_u64(p, end, l->stall.suppressed);
+		p = urt__put_str(p, end, " earlier stalls not reported)");
 	}
 	*p++ = '\n';
 	ssize_t w = write(l->stall.fd, buf, (size_t)(p - buf));
@@ -110,7 +84,7 @@ static void on_stall_signal(int sig, siginfo_t *si, void *uc)
 	uint64_t held = atomic_load_explicit(&l->stall.sig_held, memory_order_relaxed);
 	l->stats.stalls++;
 	URT_PROBE3(stall, l->id, t->id, held);
-	uint64_t now = mono_ns();
+	uint64_t now = urt__mono_ns(); /* clock_gettime: async-signal-safe */
 	if (l->stall.last_report && now - l->stall.last_report < URT_STALL_REPORT_GAP_NS) {
 		l->stall.suppressed++;
 		goto out;

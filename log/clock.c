@@ -66,8 +66,8 @@ static void clock_init_once(void)
 	if (!use_tsc)
 		return;
 	pair(&first_tsc, &first_ns);
-	uint64_t t;
-	int64_t n;
+	uint64_t t = 0;
+	int64_t n = 0;
 	do /* a short first baseline; the writer refines the rate later */
 		pair(&t, &n);
 	while (n - first_ns < 5000000);
@@ -101,8 +101,8 @@ void urt__log_clock_recalibrate(void)
 #ifdef URT_LOG_HAVE_TSC
 	if (!use_tsc)
 		return;
-	uint64_t t;
-	int64_t n;
+	uint64_t t = 0;
+	int64_t n = 0;
 	pair(&t, &n);
 	if (n - anchor_ns < 100000000) /* at most every 100 ms */
 		return;

@@ -64,7 +64,7 @@ static void *run(void *arg)
 	int port = free_port();
 	if (port < 0)
 		return (void *)"no free port";
-	char port_s[8];
+	char port_s[16];
 	snprintf(port_s, sizeof port_s, "%d", port);
 	const char *argv[] = {server, "--port", port_s, NULL};
 	urt_process_opts o = {.argv = argv};

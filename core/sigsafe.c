@@ -1,0 +1,22 @@
+/* Async-signal-safe text building for reports written from signal
+ * handlers (stack overflow, stall): no stdio, no allocation. */
+#include "core_internal.h"
+
+char *urt__put_str(char *p, char *end, const char *s)
+{
+	while (*s && p < end)
+		*p++ = *s++;
+	return p;
+}
+
+char *urt__put_u64(char *p, char *end, uint64_t v)
+{
+	char tmp[20];
+	unsigned n = 0;
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n && p < end)
+		*p++ = tmp[--n];
+	return p;
+}
