@@ -37,6 +37,7 @@ int urt__timer_reserve(urt_loop *l, unsigned n);
 /* ---- stacks ------------------------------------------------------------ */
 typedef struct urt_stack {
 	void *base;        /* lowest mapped address (the guard page) */
+	void *lo;          /* lowest usable address (just above the guard) */
 	size_t size;       /* whole mapping, guard included */
 	unsigned vg_id;    /* valgrind stack id */
 	struct urt_stack *next_free; /* pool link */
@@ -44,10 +45,15 @@ typedef struct urt_stack {
 
 size_t urt__page_size(void);
 size_t urt__stack_round(size_t size);
-/* A stack of at least size bytes (pooled when it is the default size). */
+/* A stack of at least size bytes; 0 = the loop's default (pooled). */
 int urt__stack_get(urt_loop *l, size_t size, urt_stack **out);
 void urt__stack_put(urt_loop *l, urt_stack *s);
-void urt__stack_bounds(const urt_stack *s, void **lo, size_t *size);
+/* Usable stack for the context switch: above the guard, below the record. */
+static inline void urt__stack_bounds(const urt_stack *s, void **lo, size_t *size)
+{
+	*lo = s->lo;
+	*size = (size_t)((const char *)s - (const char *)s->lo);
+}
 void urt__stack_pool_drain(urt_loop *l);
 /* Per loop thread: SIGSEGV handler and alternate signal stack. */
 int urt__stack_thread_init(void **altstack);
@@ -185,6 +191,7 @@ struct urt_loop {
 	bool deadlocked;          /* every task waited forever: they were cancelled */
 	urt_task *free_tasks, *free_tasks_tail; /* FIFO record pool */
 	urt_stack *free_stacks;   /* stack pool (default size only) */
+	size_t stack_mapping;     /* mapping size of a default stack (0 until first use) */
 	unsigned nfree_stacks;
 	urt_config cfg;           /* effective configuration */
 	uint64_t virtual_now;     /* paused-time clock */

@@ -45,10 +45,11 @@ static urt_stack *stack_map(size_t size)
 	}
 	urt_stack *s = (urt_stack *)((char *)base + size) - 1;
 	s->base = base;
+	s->lo = (char *)base + urt__page_size();
 	s->size = size;
 	s->next_free = NULL;
 #ifdef URT_VALGRIND
-	s->vg_id = VALGRIND_STACK_REGISTER((char *)base + urt__page_size(), (char *)s);
+	s->vg_id = VALGRIND_STACK_REGISTER(s->lo, (char *)s);
 #endif
 	return s;
 }
@@ -69,10 +70,18 @@ size_t urt__stack_round(size_t size)
 	return ((size + page - 1) & ~(page - 1)) + page; /* + guard */
 }
 
+/* The mapping size of a default stack, computed once per loop. */
+static size_t default_mapping(urt_loop *l)
+{
+	if (URT_UNLIKELY(!l->stack_mapping))
+		l->stack_mapping = urt__stack_round(l->cfg.stack_size);
+	return l->stack_mapping;
+}
+
 int urt__stack_get(urt_loop *l, size_t size, urt_stack **out)
 {
-	size = urt__stack_round(size);
-	if (size == urt__stack_round(l->cfg.stack_size) && l->free_stacks) {
+	size = size ? urt__stack_round(size) : default_mapping(l);
+	if (size == default_mapping(l) && l->free_stacks) {
 		urt_stack *s = l->free_stacks;
 		l->free_stacks = s->next_free;
 		l->nfree_stacks--;
@@ -85,20 +94,13 @@ int urt__stack_get(urt_loop *l, size_t size, urt_stack **out)
 
 void urt__stack_put(urt_loop *l, urt_stack *s)
 {
-	if (s->size == urt__stack_round(l->cfg.stack_size) && l->nfree_stacks < l->cfg.stack_pool) {
+	if (s->size == default_mapping(l) && l->nfree_stacks < l->cfg.stack_pool) {
 		s->next_free = l->free_stacks;
 		l->free_stacks = s;
 		l->nfree_stacks++;
 		return;
 	}
 	stack_unmap(s);
-}
-
-/* Usable stack for the context switch: above the guard, below the record. */
-void urt__stack_bounds(const urt_stack *s, void **lo, size_t *size)
-{
-	*lo = (char *)s->base + urt__page_size();
-	*size = (size_t)((const char *)s - (const char *)*lo);
 }
 
 void urt__stack_pool_drain(urt_loop *l)

@@ -144,8 +144,7 @@ int urt__spawn_on(urt_loop *l, urt_task **out, urt_task_fn fn, void *arg,
 	urt_task *t = task_alloc(l);
 	if (!t)
 		return -ENOMEM;
-	size_t size = o && o->stack_size ? o->stack_size : l->cfg.stack_size;
-	int r = urt__stack_get(l, size, &t->stack);
+	int r = urt__stack_get(l, o ? o->stack_size : 0, &t->stack);
 	if (r < 0) {
 		free(t);
 		return r;
@@ -161,7 +160,7 @@ int urt__spawn_on(urt_loop *l, urt_task **out, urt_task_fn fn, void *arg,
 	t->timer.heap_idx = URT_TIMER_IDLE;
 	t->timer.fire = task_fire;
 	const char *name = o && o->name ? o->name : "task";
-	strncpy(t->name, name, URT_NAME_MAX - 1);
+	memcpy(t->name, name, strnlen(name, URT_NAME_MAX - 1)); /* record is zeroed */
 	t->ctx = urt__ctx_for_spawn(o ? o->ctx : NULL);
 	void *lo;
 	size_t usable;
@@ -209,7 +208,7 @@ int urt__may_block(urt_loop **lp, urt_task **tp)
 {
 	urt_loop *l = urt__loop();
 	if (URT_UNLIKELY(!l || !l->current))
-		return -EPERM;
+		return urt__loop_inherited() ? -ECHILD : -EPERM;
 	urt_task *t = l->current;
 	if (URT_UNLIKELY(t->flags & URT_TF_CANCELLED))
 		return -ECANCELED;
@@ -342,7 +341,7 @@ int urt_yield(void)
 {
 	urt_loop *l = urt__loop();
 	if (!l || !l->current)
-		return -EPERM;
+		return urt__loop_inherited() ? -ECHILD : -EPERM;
 	urt_task *t = l->current;
 	t->state = URT_T_READY;
 	urt__ready_push(l, t);
