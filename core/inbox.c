@@ -12,6 +12,8 @@ static int post(urt_loop *l, struct urt_remote *m, int refused_from)
 {
 	if (!l || !m || !m->run)
 		return -EINVAL;
+	if (urt__loop_foreign(l))
+		return -ECHILD; /* a forked child: the loop lives in the parent */
 	atomic_fetch_add(&l->posters, 1);
 	if (atomic_load(&l->state) >= refused_from) {
 		atomic_fetch_sub(&l->posters, 1);

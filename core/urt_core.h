@@ -109,6 +109,16 @@ URT_API int urt_loop_destroy(urt_loop *loop);
 /* The loop running on this thread, or NULL. Never creates a loop. */
 URT_API urt_loop *urt_loop_current(void);
 
+/* fork(2): a loop belongs to the process that created it. Its rings are
+ * not mapped in a forked child (MADV_DONTFORK) and its other threads do
+ * not exist there, so in the child: urt_loop_current() is NULL; blocking
+ * calls (even from the task that forked) return -ECHILD; urt_loop_step,
+ * _fd, _timeout, _hold, _unhold, _destroy and cross-thread submissions
+ * to a loop made before the fork return -ECHILD; urt_run and
+ * urt_loop_create make a new loop as on any thread (the inherited
+ * records are leaked, never freed: the parent still owns them). Call
+ * exec or _exit in the child, or start afresh with urt_run. */
+
 /* The loop's id (unique in the process, starts at 1). */
 URT_API uint64_t urt_loop_id(const urt_loop *loop);
 

@@ -75,6 +75,9 @@ int urt__backend_init(urt_loop *l)
 		free(b);
 		return r;
 	}
+	/* a forked child must not reach the parent's rings: they are not
+	 * mapped there (failure only loses that protection) */
+	(void)io_uring_ring_dontfork(&b->ring);
 	if (!(l->cfg.flags & URT_CFG_NO_REGISTERED_FD))
 		b->registered_fd = io_uring_register_ring_fd(&b->ring) == 1;
 	b->op_socket = !(l->cfg.flags & URT_CFG_NO_OP_SOCKET) && op_supported(&b->ring, IORING_OP_SOCKET);

@@ -61,14 +61,23 @@ void urt__backend_wake(urt_loop *l)
 {
 	struct urt_backend *b = l->backend;
 	uint64_t one = 1;
-	if (urt__fault(URT_FAULT_EVENTFD))
-		return; /* injected: the wake-up is lost; the loop's next tick still drains */
-	ssize_t n = write(b->wake_fd, &one, sizeof one);
-	(void)n; /* EAGAIN: the counter is saturated, the loop wakes anyway */
+	/* A lost write would leave the loop asleep with wake_pending set
+	 * (later posts do not write): retry EINTR. EAGAIN means the counter
+	 * is saturated, so the loop wakes anyway; nothing else can fail on
+	 * an eventfd the loop owns. */
+	for (;;) {
+		int r = urt__fault(URT_FAULT_EVENTFD);
+		if (r == 0 && write(b->wake_fd, &one, sizeof one) < 0)
+			r = -errno;
+		if (r != -EINTR)
+			break;
+	}
 }
 
 int urt_loop_fd(urt_loop *l)
 {
+	if (urt__loop_foreign(l))
+		return -ECHILD;
 	if (!l || l != urt__loop())
 		return -EINVAL;
 	struct urt_backend *b = l->backend;

@@ -1,0 +1,329 @@
+/* Multishot receive and accept: one request that keeps producing CQEs
+ * (IORING_CQE_F_MORE says another will follow). Each object is on the
+ * heap, not on a task's stack, so a waiting task may be interrupted
+ * without cancelling the request: what arrives meanwhile is queued. The
+ * request is re-armed on the next call once the kernel has ended it
+ * (-ENOBUFS, a full CQ, an accept error), and close cancels it and waits
+ * for the final CQE (the one without F_MORE) before freeing. */
+#include "net_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+struct urt_msrecv {
+	urt_op op;                  /* the multishot's CQEs land here */
+	urt_loop *loop;
+	urt_bufring *br;
+	int fd;
+	unsigned flags;             /* URT_NET_* */
+	bool armed;                 /* its final CQE has not arrived */
+	bool closing;               /* a cancel was sent by close */
+	bool ended;                 /* end of stream or an error: end_res */
+	int end_res;                /* 0 (EOF) or -errno, returned from then on */
+	int head, tail;             /* queue of filled buffer ids, -1 when empty */
+	urt_task *waiter;           /* task parked in next() or close() */
+};
+
+/* An interrupted wait: the request stays armed, what comes is queued. */
+static void wait_interrupt(urt_task *t, int err)
+{
+	urt_task **slot = t->wait_obj;
+	*slot = NULL;
+	urt__wake(t, err);
+}
+
+/* Waits that must not end early (close): the final CQE wakes the task. */
+static void wait_until_done(urt_task *t, int err)
+{
+	(void)t, (void)err;
+}
+
+static void wake_waiter(urt_task **w)
+{
+	if (*w) {
+		urt__wake(*w, 0);
+		*w = NULL;
+	}
+}
+
+/* Park the current task in *slot until something wakes it. */
+static int wait_on(urt_loop *l, urt_task *t, urt_task **slot, urt_interrupt_fn fn,
+		   const char *what)
+{
+	*slot = t;
+	return urt__park(l, t, fn, slot, what, URT_NO_DEADLINE);
+}
+
+static void fixed_file(struct io_uring_sqe *sqe, unsigned flags)
+{
+	if (flags & URT_NET_FIXED)
+		sqe->flags |= IOSQE_FIXED_FILE;
+}
+
+/* ---- receive ------------------------------------------------------------ */
+
+static void recv_complete(urt_op *op, int res, unsigned flags)
+{
+	urt_msrecv *r = (urt_msrecv *)op;
+	if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
+		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+		urt__bufring_took(r->br, bid, (uint32_t)res);
+		r->br->next[bid] = 0xffff;
+		if (r->tail >= 0)
+			r->br->next[r->tail] = (uint16_t)bid;
+		else
+			r->head = (int)bid;
+		r->tail = (int)bid;
+	} else if (res == -ENOBUFS) {
+		r->loop->stats.enobufs++; /* re-armed by the next urt_msrecv_next */
+	} else if (res <= 0 && !(r->closing && res == -ECANCELED)) {
+		r->ended = true;
+		r->end_res = res;
+	}
+	if (!(flags & IORING_CQE_F_MORE)) {
+		r->armed = false;
+		r->loop->inflight--;
+	}
+	wake_waiter(&r->waiter);
+}
+
+int urt_msrecv_open(urt_msrecv **out, int fd, urt_bufring *br, unsigned flags)
+{
+	urt_loop *l = urt__loop();
+	if (!l)
+		return -EPERM;
+	if (!out || !br || br->loop != l || (flags & ~URT_NET_FIXED) || fd < 0)
+		return -EINVAL;
+	urt_msrecv *r = calloc(1, sizeof *r);
+	if (!r)
+		return -ENOMEM;
+	r->op.complete = recv_complete;
+	r->loop = l;
+	r->br = br;
+	r->fd = fd;
+	r->flags = flags;
+	r->head = r->tail = -1;
+	br->users++;
+	*out = r;
+	return 0;
+}
+
+static void recv_arm(urt_msrecv *r)
+{
+	struct io_uring_sqe *sqe = urt__sqe(r->loop);
+	io_uring_prep_recv_multishot(sqe, r->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = r->br->bgid;
+	fixed_file(sqe, r->flags);
+	io_uring_sqe_set_data(sqe, &r->op);
+	r->armed = true;
+	r->loop->inflight++;
+}
+
+static unsigned recv_pop(urt_msrecv *r)
+{
+	unsigned bid = (unsigned)r->head;
+	uint16_t next = r->br->next[bid];
+	r->head = next == 0xffff ? -1 : next;
+	if (r->head < 0)
+		r->tail = -1;
+	return bid;
+}
+
+ssize_t urt_msrecv_next(urt_msrecv *r, urt_buf *b)
+{
+	if (!r || !b)
+		return -EINVAL;
+	urt_loop *l;
+	urt_task *t;
+	int e = urt__may_block(&l, &t);
+	if (e < 0)
+		return e;
+	if (r->loop != l)
+		return -EINVAL;
+	for (;;) {
+		if (r->head >= 0) {
+			unsigned bid = recv_pop(r);
+			b->id = bid;
+			b->data = r->br->mem + (size_t)bid * r->br->bufsize;
+			b->len = r->br->len[bid];
+			return (ssize_t)b->len;
+		}
+		if (r->ended)
+			return r->end_res;
+		if (!r->armed) {
+			/* no buffer at all: arming now would only end in -ENOBUFS again */
+			if (r->br->out == r->br->nbufs) {
+				struct urt__waiter w = {0};
+				e = urt__waitq_wait(l, t, &r->br->room, &w, "recv buffer");
+				if (e < 0)
+					return e;
+				continue;
+			}
+			recv_arm(r);
+		}
+		e = wait_on(l, t, &r->waiter, wait_interrupt, "recv multishot");
+		if (e < 0)
+			return e;
+	}
+}
+
+int urt_msrecv_close(urt_msrecv *r)
+{
+	urt_loop *l = urt__loop();
+	if (!r || r->loop != l)
+		return -EINVAL;
+	if (r->armed) {
+		if (!l->current)
+			return -EPERM;
+		r->closing = true;
+		urt__backend_cancel(l, &r->op);
+		while (r->armed)
+			wait_on(l, l->current, &r->waiter, wait_until_done, "recv cancel");
+	}
+	while (r->head >= 0)
+		urt__bufring_put(r->br, recv_pop(r));
+	r->br->users--;
+	free(r);
+	return 0;
+}
+
+/* ---- accept ------------------------------------------------------------- */
+
+static void acc_push(urt_acceptor *a, int fd)
+{
+	if (a->qlen == a->qcap) {
+		unsigned cap = a->qcap ? a->qcap * 2 : 64;
+		int *q = malloc(cap * sizeof *q);
+		if (!q) { /* keep the loop going: drop this connection */
+			if (!(a->flags & URT_NET_FIXED))
+				close(fd);
+			return;
+		}
+		for (unsigned i = 0; i < a->qlen; i++)
+			q[i] = a->q[(a->qhead + i) % a->qcap];
+		free(a->q);
+		a->q = q;
+		a->qhead = 0;
+		a->qcap = cap;
+	}
+	a->q[(a->qhead + a->qlen++) % a->qcap] = fd;
+}
+
+static int acc_pop(urt_acceptor *a)
+{
+	int fd = a->q[a->qhead];
+	a->qhead = (a->qhead + 1) % a->qcap;
+	a->qlen--;
+	return fd;
+}
+
+static void acc_complete(urt_op *op, int res, unsigned flags)
+{
+	urt_acceptor *a = (urt_acceptor *)op;
+	if (res >= 0)
+		acc_push(a, res);
+	else if (!(a->closing && res == -ECANCELED))
+		a->err = res;
+	if (!(flags & IORING_CQE_F_MORE)) {
+		a->armed = false;
+		a->loop->inflight--;
+	}
+	wake_waiter(&a->waiter);
+}
+
+int urt_acceptor_open(urt_acceptor **out, int lfd, int sock_flags, unsigned flags)
+{
+	urt_loop *l = urt__loop();
+	if (!l)
+		return -EPERM;
+	if (!out || lfd < 0 || (flags & ~URT_NET_FIXED) ||
+	    (sock_flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK)))
+		return -EINVAL;
+	urt_acceptor *a = calloc(1, sizeof *a);
+	if (!a)
+		return -ENOMEM;
+	a->op.complete = acc_complete;
+	a->loop = l;
+	a->lfd = lfd;
+	a->sock_flags = sock_flags;
+	a->flags = flags;
+	*out = a;
+	return 0;
+}
+
+static void acc_arm(urt_acceptor *a)
+{
+	struct io_uring_sqe *sqe = urt__sqe(a->loop);
+	if (a->flags & URT_NET_FIXED)
+		io_uring_prep_multishot_accept_direct(sqe, a->lfd, NULL, NULL, a->sock_flags);
+	else
+		io_uring_prep_multishot_accept(sqe, a->lfd, NULL, NULL, a->sock_flags);
+	io_uring_sqe_set_data(sqe, &a->op);
+	a->armed = true;
+	a->loop->inflight++;
+}
+
+int urt__acceptor_try(urt_acceptor *a)
+{
+	if (a->qlen)
+		return acc_pop(a);
+	if (a->err) {
+		int e = a->err;
+		a->err = 0;
+		return e;
+	}
+	if (!a->armed && !a->closing)
+		acc_arm(a);
+	return -EAGAIN;
+}
+
+int urt_acceptor_next(urt_acceptor *a)
+{
+	if (!a)
+		return -EINVAL;
+	urt_loop *l;
+	urt_task *t;
+	int e = urt__may_block(&l, &t);
+	if (e < 0)
+		return e;
+	if (a->loop != l)
+		return -EINVAL;
+	for (;;) {
+		int fd = urt__acceptor_try(a);
+		if (fd != -EAGAIN)
+			return fd;
+		e = wait_on(l, t, &a->waiter, wait_interrupt, "accept multishot");
+		if (e < 0)
+			return e;
+	}
+}
+
+int urt_acceptor_close(urt_acceptor *a)
+{
+	urt_loop *l = urt__loop();
+	if (!a || a->loop != l)
+		return -EINVAL;
+	if (a->armed) {
+		if (!l->current)
+			return -EPERM;
+		a->closing = true;
+		urt__backend_cancel(l, &a->op);
+		while (a->armed)
+			wait_on(l, l->current, &a->waiter, wait_until_done, "accept cancel");
+	}
+	while (a->qlen) {
+		int fd = acc_pop(a);
+		if (a->flags & URT_NET_FIXED) {
+			struct io_uring_sqe *sqe = urt__sqe(l);
+			io_uring_prep_close_direct(sqe, (unsigned)fd);
+			io_uring_sqe_set_data(sqe, NULL);
+		} else {
+			close(fd);
+		}
+	}
+	free(a->q);
+	free(a);
+	return 0;
+}
