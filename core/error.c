@@ -16,6 +16,8 @@ const char *urt_strerror(int err)
 	case ESHUTDOWN: return "loop is closing or closed";
 	case EDEADLK: return "would deadlock (join self, or every task waits forever)";
 	case ENOSYS: return "io_uring is not available in this kernel";
+	case EPERM: return "not permitted (called outside a task; or io_uring refused by seccomp or kernel.io_uring_disabled)";
+	case ECHILD: return "no such child, or a loop inherited over fork";
 	}
 	const char *s = strerrordesc_np(-err);
 	return s ? s : "unknown error";

@@ -9,6 +9,8 @@
 #include "urt_sync.h"  /* event, mutex, semaphore, channel, wait all/any */
 #include "urt_io.h"    /* io_uring-backed file and socket calls */
 #include "urt_log.h"   /* batched asynchronous logger */
+#include "urt_net.h"   /* multishot accept/recv, buffer rings, zero-copy, fixed files */
+#include "urt_server.h" /* server helper, thread-per-core */
 #include "urt_offload.h" /* worker pools, cross-thread submission, futures */
 #include "urt_stats.h" /* stats as JSON, task dumps, stall detector */
 #include "urt_process.h" /* subprocesses: spawn, pipes, wait with deadline */

@@ -18,7 +18,7 @@ bool urt__log_buf_reserve(struct urt_log_buf *b, size_t n)
 	size_t cap = b->cap ? b->cap : 4096;
 	while (cap < b->len + n)
 		cap *= 2;
-	char *p = realloc(b->p, cap);
+	char *p = urt__fault(URT_FAULT_ALLOC) ? NULL : realloc(b->p, cap);
 	if (!p)
 		return false;
 	b->p = p;
@@ -28,6 +28,8 @@ bool urt__log_buf_reserve(struct urt_log_buf *b, size_t n)
 
 void urt__log_buf_put(struct urt_log_buf *b, const char *s, size_t n)
 {
+	if (!n)
+		return; /* b->p may still be NULL: memcpy(NULL, s, 0) is undefined */
 	if (!urt__log_buf_reserve(b, n))
 		n = b->cap - b->len; /* fixed buffer: truncate */
 	memcpy(b->p + b->len, s, n);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include "urt_log.h"
+#include "fault.h" /* allocation and ring set-up seams (testing builds) */
 
 #define URT_LOG_LIKELY(x) __builtin_expect(!!(x), 1)
 #define URT_LOG_UNLIKELY(x) __builtin_expect(!!(x), 0)

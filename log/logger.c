@@ -93,7 +93,7 @@ int urt_log_open(const urt_log_config *cfg)
 		return r;
 	pthread_once(&atfork_once, atfork_init);
 	urt__log_clock_init();
-	struct urt_logger *lg = calloc(1, sizeof *lg);
+	struct urt_logger *lg = urt__fault(URT_FAULT_ALLOC) ? NULL : calloc(1, sizeof *lg);
 	if (!lg)
 		return -ENOMEM;
 	lg->cfg = *cfg;
@@ -108,7 +108,7 @@ int urt_log_open(const urt_log_config *cfg)
 	if (!lg->cfg.rotate_count)
 		lg->cfg.rotate_count = 5;
 	if (cfg->sink == URT_LOG_SINK_FILE) {
-		lg->path_copy = strdup(cfg->path);
+		lg->path_copy = urt__fault(URT_FAULT_ALLOC) ? NULL : strdup(cfg->path);
 		if (!lg->path_copy) {
 			free(lg);
 			return -ENOMEM;

@@ -31,11 +31,11 @@ static void key_init(void) { pthread_key_create(&ring_key, ring_thread_exit); }
 static struct urt_log_ring *ring_new(size_t cap)
 {
 	void *mem, *buf;
-	if (posix_memalign(&mem, 64, sizeof(struct urt_log_ring)) != 0)
+	if (urt__fault(URT_FAULT_ALLOC) || posix_memalign(&mem, 64, sizeof(struct urt_log_ring)) != 0)
 		return NULL;
 	struct urt_log_ring *r = mem;
 	memset(r, 0, sizeof *r);
-	if (posix_memalign(&buf, 64, cap) != 0) {
+	if (urt__fault(URT_FAULT_ALLOC) || posix_memalign(&buf, 64, cap) != 0) {
 		free(r);
 		return NULL;
 	}

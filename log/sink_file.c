@@ -52,7 +52,8 @@ void urt__log_sink_close(struct urt_logger *lg)
 int urt__log_sink_rotate(struct urt_logger *lg)
 {
 	size_t n = strlen(lg->cfg.path) + 16;
-	char *from = malloc(n), *to = malloc(n);
+	char *from = urt__fault(URT_FAULT_ALLOC) ? NULL : malloc(n);
+	char *to = urt__fault(URT_FAULT_ALLOC) ? NULL : malloc(n);
 	if (!from || !to) {
 		free(from);
 		free(to);

@@ -16,8 +16,8 @@
 
 void urt__log_io_init(struct urt_logger *lg)
 {
-	struct io_uring *u = calloc(1, sizeof *u);
-	if (u && io_uring_queue_init(4, u, 0) == 0) {
+	struct io_uring *u = urt__fault(URT_FAULT_ALLOC) ? NULL : calloc(1, sizeof *u);
+	if (u && urt__fault(URT_FAULT_RING) == 0 && io_uring_queue_init(4, u, 0) == 0) {
 		lg->uring = u;
 		return;
 	}
@@ -152,7 +152,7 @@ static size_t drain(struct urt_logger *lg)
 	if (lg->snap_cap < lg->nrings) {
 		free(lg->snap);
 		lg->snap_cap = lg->nrings * 2;
-		lg->snap = malloc(lg->snap_cap * sizeof(struct snap));
+		lg->snap = urt__fault(URT_FAULT_ALLOC) ? NULL : malloc(lg->snap_cap * sizeof(struct snap));
 		if (!lg->snap)
 			lg->snap_cap = 0;
 	}

@@ -1,11 +1,17 @@
-/* urt-echo: the echo server written the urt way. A main task listens
- * (urt_tcp_listen) and accepts; each connection is its own task running a
- * plain recv/send loop. A detached task reads a signalfd and, on SIGINT,
- * SIGTERM or the --duration alarm, prints the loop's counters and exits the
- * process: a benchmark server needs no orderly shutdown, and the kernel
- * closes the sockets. */
+/* urt-echo: the echo server written the urt way, on N loops (--loops N,
+ * one thread each, sharing the port with SO_REUSEPORT).
+ *
+ * Each loop runs urt_server (one multishot accept, a task per connection)
+ * and each connection receives with a multishot recv into the loop's
+ * provided-buffer ring, so a round trip costs one SQE (the send). Loop 0
+ * reads the stop signalfd (SIGINT, SIGTERM or the --duration alarm) and
+ * asks every loop to stop; once all have drained, the process prints the
+ * summed counters. */
 #include <urt.h>
+#include <urt_net.h>
+#include <urt_server.h>
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,102 +20,136 @@
 
 #include "srv_common.h"
 
-#define BUF_SIZE 4096
-#define CONN_STACK (16 * 1024) /* a 4 KiB buffer and a shallow call chain */
+#define NBUFS 1024         /* provided buffers per loop */
+#define BUF_SIZE 2048      /* bytes each */
+#define CONN_STACK (16 * 1024) /* the handler keeps no buffer on its stack */
+#define MAX_LOOPS 256
 
-static perf_srv_counts counts;
+typedef struct loop_state {
+	urt_bufring *br;
+	perf_srv_counts counts;
+	uint64_t enters;
+	int err;                   /* set up failed: -errno */
+} loop_state;
+
+static perf_srv_args args;
+static loop_state loops[MAX_LOOPS];
 static int stop_fd = -1;
 
-static void *conn_task(void *arg)
+static void echo_conn(urt_conn *c, void *arg)
 {
-	int fd = (int)(intptr_t)arg;
-	char buf[BUF_SIZE];
+	loop_state *ls = arg;
+	int fd = urt_conn_fd(c);
+	perf_srv_nodelay(fd);
+	urt_msrecv *r;
+	if (urt_msrecv_open(&r, fd, ls->br, 0) < 0)
+		return;
+	urt_buf b;
 	for (;;) {
-		ssize_t n = urt_recv(fd, buf, sizeof(buf), 0);
+		ssize_t n = urt_msrecv_next(r, &b);
 		if (n <= 0)
 			break;
-		counts.echoes++;
-		counts.bytes += (uint64_t)n;
-		ssize_t off = 0;
-		while (off < n) {
-			ssize_t w = urt_send(fd, buf + off, (size_t)(n - off), MSG_NOSIGNAL);
-			if (w <= 0)
-				goto out;
-			off += w;
-		}
+		ls->counts.echoes++;
+		ls->counts.bytes += (uint64_t)n;
+		ssize_t w = urt_write_all(fd, b.data, (size_t)n);
+		urt_bufring_release(ls->br, &b);
+		if (w < 0)
+			break;
 	}
-out:
-	urt_close(fd);
-	return NULL;
+	urt_msrecv_close(r);
 }
 
+/* Loop 0: wait for the signal, then stop every loop. */
 static void *stop_task(void *arg)
 {
 	(void)arg;
 	struct signalfd_siginfo si;
 	ssize_t n = urt_read(stop_fd, &si, sizeof(si), URT_POS_CURRENT);
-	if (n < 0)
+	if (n < 0 && n != -ECANCELED)
 		fprintf(stderr, "urt-echo: reading the signalfd: %s\n", urt_strerror((int)n));
-	urt_loop_stats st = { 0 };
-	urt_loop_stats_get(NULL, &st);
-	counts.enters = st.enters;
-	perf_srv_report("urt-echo", &counts);
-	fprintf(stderr, "urt-echo: ticks %llu enters %llu sqes %llu cqes %llu switches %llu\n",
-		(unsigned long long)st.ticks, (unsigned long long)st.enters,
-		(unsigned long long)st.sqes, (unsigned long long)st.cqes,
-		(unsigned long long)st.switches);
-	exit(0);
+	urt_cores_stop();
+	return NULL;
 }
 
-static void *main_task(void *arg)
+static void *server_task(void *arg)
 {
-	const perf_srv_args *a = arg;
-	int lfd = urt_tcp_listen("127.0.0.1", a->port, 1024, 0);
-	if (lfd < 0) {
-		fprintf(stderr, "urt-echo: listen on port %u: %s\n", a->port, urt_strerror(lfd));
-		return (void *)1;
+	return (void *)(intptr_t)urt_server_serve(arg);
+}
+
+static void *loop_main(void *arg)
+{
+	(void)arg;
+	loop_state *ls = &loops[urt_cores_index()];
+	urt_server *srv = NULL;
+	urt_task *st = NULL, *sigt = NULL;
+	int r = urt_bufring_create(&ls->br, NBUFS, BUF_SIZE);
+	if (r == 0)
+		r = urt_server_create(&srv, &(urt_server_opts){
+			.port = args.port, .reuseport = 1, .conn_stack = CONN_STACK,
+			.handler = echo_conn, .arg = ls, .drain_ns = URT_NS_PER_SEC});
+	if (r == 0)
+		r = urt_spawn(&st, server_task, srv, &(urt_task_opts){.name = "accept"});
+	if (r == 0 && urt_cores_index() == 0)
+		r = urt_spawn(&sigt, stop_task, NULL, &(urt_task_opts){.name = "stop"});
+	if (r < 0) {
+		ls->err = r;
+		urt_cores_stop();
+	} else {
+		urt_cores_wait_stop();
 	}
-	int ret = urt_spawn(NULL, stop_task, NULL, &(urt_task_opts){ .name = "stop" });
-	if (ret < 0) {
-		fprintf(stderr, "urt-echo: spawn: %s\n", urt_strerror(ret));
-		return (void *)1;
+	if (sigt) {
+		urt_cancel(sigt);
+		urt_join(sigt, NULL);
 	}
-	const urt_task_opts conn_opts = { .name = "conn", .stack_size = CONN_STACK };
-	for (;;) {
-		int fd = urt_accept(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0) {
-			fprintf(stderr, "urt-echo: accept: %s\n", urt_strerror(fd));
-			return (void *)1;
-		}
-		perf_srv_nodelay(fd);
-		counts.conns++;
-		ret = urt_spawn(NULL, conn_task, (void *)(intptr_t)fd, &conn_opts);
-		if (ret < 0) {
-			fprintf(stderr, "urt-echo: spawn: %s\n", urt_strerror(ret));
-			close(fd);
-		}
+	if (st) {
+		urt_server_stop(srv);
+		void *res;
+		urt_join(st, &res);
+		if ((intptr_t)res < 0)
+			ls->err = (int)(intptr_t)res;
 	}
+	if (srv) {
+		ls->counts.conns = urt_server_accepted(srv);
+		urt_server_destroy(srv);
+	}
+	if (ls->br)
+		urt_bufring_destroy(ls->br);
+	urt_loop_stats st_ = {0};
+	urt_loop_stats_get(NULL, &st_);
+	ls->enters = st_.enters;
+	return NULL;
 }
 
 int main(int argc, char **argv)
 {
-	perf_srv_args a;
-	if (perf_srv_parse(argc, argv, &a, 1) < 0)
+	if (perf_srv_parse(argc, argv, &args, 1) < 0)
 		return 2;
-	if (a.loops > 1) {
-		fprintf(stderr, "urt-echo: --loops %u: only one loop is supported so far\n", a.loops);
+	if (args.loops > MAX_LOOPS) {
+		fprintf(stderr, "urt-echo: --loops: at most %d\n", MAX_LOOPS);
 		return 2;
 	}
-	stop_fd = perf_srv_stop_fd(a.seconds, 0);
+	stop_fd = perf_srv_stop_fd(args.seconds, 0);
 	if (stop_fd < 0) {
 		fprintf(stderr, "urt-echo: signalfd: %s\n", urt_strerror(stop_fd));
 		return 1;
 	}
-	void *res = NULL;
-	int ret = urt_run(main_task, &a, NULL, &res);
-	if (ret < 0) {
-		fprintf(stderr, "urt-echo: urt_run: %s\n", urt_strerror(ret));
+	int r = urt_cores_run(&(urt_cores_opts){.loops = args.loops, .pin = 1, .fn = loop_main});
+	if (r < 0) {
+		fprintf(stderr, "urt-echo: %s\n", urt_strerror(r));
 		return 1;
 	}
-	return res ? 1 : 0;
+	perf_srv_counts total = {0};
+	int failed = 0;
+	for (unsigned i = 0; i < args.loops; i++) {
+		if (loops[i].err) {
+			fprintf(stderr, "urt-echo: loop %u: %s\n", i, urt_strerror(loops[i].err));
+			failed = 1;
+		}
+		total.echoes += loops[i].counts.echoes;
+		total.bytes += loops[i].counts.bytes;
+		total.conns += loops[i].counts.conns;
+		total.enters += loops[i].enters;
+	}
+	perf_srv_report("urt-echo", &total);
+	return failed;
 }

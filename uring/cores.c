@@ -39,6 +39,9 @@ static struct {
 	_Atomic int stopping;
 } run;
 static _Atomic int running;
+/* Guards run.cores / run.n against a stop from a thread outside the run
+ * while the run sets up or tears down (held briefly, never while waiting). */
+static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
 static __thread struct core *this_core;
 
 static void stop_msg(urt_loop *l, struct urt_remote *m)
@@ -50,8 +53,11 @@ static void stop_msg(urt_loop *l, struct urt_remote *m)
 
 int urt_cores_stop(void)
 {
-	if (!atomic_load(&running))
+	pthread_mutex_lock(&run_lock);
+	if (!run.cores) {
+		pthread_mutex_unlock(&run_lock);
 		return -ESRCH;
+	}
 	atomic_store(&run.stopping, 1);
 	for (unsigned i = 0; i < run.n; i++) {
 		struct core *c = &run.cores[i];
@@ -63,11 +69,18 @@ int urt_cores_stop(void)
 		else
 			urt__loop_post(l, &c->msg); /* -ESHUTDOWN: that loop has ended */
 	}
+	pthread_mutex_unlock(&run_lock);
 	return 0;
 }
 
 int urt_cores_index(void) { return this_core ? (int)this_core->idx : -1; }
-unsigned urt_cores_count(void) { return atomic_load(&running) ? run.n : 0; }
+unsigned urt_cores_count(void)
+{
+	pthread_mutex_lock(&run_lock);
+	unsigned n = run.cores ? run.n : 0;
+	pthread_mutex_unlock(&run_lock);
+	return n;
+}
 int urt_cores_stopping(void) { return atomic_load(&running) && atomic_load(&run.stopping); }
 
 int urt_cores_wait_stop(void)
@@ -187,19 +200,23 @@ int urt_cores_run(const urt_cores_opts *o)
 		atomic_store(&running, 0);
 		return -ENOMEM;
 	}
+	for (unsigned i = 0; i < n; i++) {
+		cores[i].idx = i;
+		cores[i].cpu = o->pin ? nth_cpu(&allowed, i) : -1;
+		cores[i].msg.run = stop_msg;
+		urt_event_init(&cores[i].stop);
+	}
+	pthread_mutex_lock(&run_lock);
 	run.o = o;
 	run.cores = cores;
 	run.n = n;
 	run.sigfd = -1;
 	atomic_store(&run.stopping, 0);
+	pthread_mutex_unlock(&run_lock);
 	sigset_t old;
 	int r = o->signals ? setup_signals(&old) : 0;
 	unsigned started = 0;
 	for (unsigned i = 0; r == 0 && i < n; i++) {
-		cores[i].idx = i;
-		cores[i].cpu = o->pin ? nth_cpu(&allowed, i) : -1;
-		cores[i].msg.run = stop_msg;
-		urt_event_init(&cores[i].stop);
 		int e = pthread_create(&cores[i].thread, NULL, core_thread, &cores[i]);
 		if (e) {
 			r = -EAGAIN;
@@ -215,8 +232,10 @@ int urt_cores_run(const urt_cores_opts *o)
 	}
 	if (o->signals && run.sigfd >= 0)
 		teardown_signals(&old);
+	pthread_mutex_lock(&run_lock);
 	run.cores = NULL;
 	run.n = 0;
+	pthread_mutex_unlock(&run_lock);
 	free(cores);
 	atomic_store(&running, 0);
 	return r;

@@ -1,0 +1,500 @@
+/* urt-http: a small HTTP/1.1 server on urt (keep-alive, pipelining).
+ *
+ *   urt-http --port P [--loops N] [--root DIR] [--access-log FILE]
+ *            [--timeout-ms MS] [--idle-ms MS] [--duration S] [--conn-stack BYTES]
+ *
+ *   GET /              a short fixed body
+ *   GET /files/<name>  the file DIR/<name>, opened with openat2 beneath DIR
+ *                      (RESOLVE_BENEATH: no "..", absolute paths or symlinks
+ *                      out of DIR), statx'd, read through io_uring
+ *
+ * Each loop runs urt_server with multishot accept; a connection receives
+ * through a multishot recv into the loop's buffer ring and parses in place
+ * when a request fits in one buffer (copying only leftovers). Its working
+ * memory (a head buffer and an output buffer) comes from a per-loop pool
+ * while a request is being handled, so an idle connection holds none.
+ * Bounded: heads over 8 KiB get 431, malformed ones 400; a request head
+ * must arrive within --timeout-ms (408), an idle keep-alive connection is
+ * closed after --idle-ms. Responses to pipelined requests are batched into
+ * one send. An access log line per request goes through urt's logger with
+ * the request id kept in a context variable (a log field). */
+#include <urt.h>
+#include <urt_log.h>
+#include <urt_net.h>
+#include <urt_server.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "http_parse.h"
+#include "srv_common.h"
+
+#define MAX_HEAD 8192
+#define ACC_CAP (MAX_HEAD + 4096)  /* a head may straddle buffers */
+#define OUT_CAP 16384              /* batched responses; file chunks */
+#define NBUFS 1024
+#define BUF_SIZE 4096
+#define MAX_LOOPS 256
+#define BODY "Hello from urt!\n"
+
+typedef struct opts {
+	uint16_t port;
+	unsigned loops;
+	const char *root;
+	const char *access_log;
+	uint64_t timeout_ns, idle_ns;
+	unsigned seconds;
+	size_t conn_stack;
+} opts;
+
+/* Working memory of a connection while it handles requests. */
+typedef struct work {
+	struct work *next;          /* pool link */
+	size_t alen;                /* bytes in acc */
+	size_t olen;                /* bytes in out */
+	char acc[ACC_CAP];
+	char out[OUT_CAP];
+} work;
+
+typedef struct loop_state {
+	urt_bufring *br;
+	work *pool;                 /* free work areas */
+	uint64_t next_id;           /* request ids: loop index << 40 | n */
+	uint64_t requests;
+	int err;
+} loop_state;
+
+static opts o = {.loops = 1, .timeout_ns = 10 * URT_NS_PER_SEC, .idle_ns = 60 * URT_NS_PER_SEC,
+		 .conn_stack = 16384};
+static loop_state loops[MAX_LOOPS];
+static int root_fd = -1;
+static int stop_fd = -1;
+static urt_ctxvar *req_id; /* the request id: a log field */
+static int logging;
+
+typedef struct conn {
+	urt_conn *c;
+	int fd;
+	loop_state *ls;
+	work *w;
+	urt_msrecv *r;
+	uint64_t skip;              /* body bytes still to discard */
+	int close_after;            /* answer, then close */
+} conn;
+
+static work *work_get(loop_state *ls)
+{
+	work *w = ls->pool;
+	if (w)
+		ls->pool = w->next;
+	else if (!(w = malloc(sizeof *w)))
+		return NULL;
+	w->alen = w->olen = 0;
+	return w;
+}
+
+static void work_put(loop_state *ls, work *w)
+{
+	w->next = ls->pool;
+	ls->pool = w;
+}
+
+static int flush_out(conn *k)
+{
+	if (!k->w->olen)
+		return 0;
+	ssize_t r = urt_write_all(k->fd, k->w->out, k->w->olen);
+	k->w->olen = 0;
+	return r < 0 ? (int)r : 0;
+}
+
+/* Append to the output batch, flushing first if it would not fit. */
+static int out_append(conn *k, const char *s, size_t n)
+{
+	if (k->w->olen + n > OUT_CAP) {
+		int r = flush_out(k);
+		if (r < 0)
+			return r;
+	}
+	if (n > OUT_CAP)
+		return (int)urt_write_all(k->fd, s, n) < 0 ? -EIO : 0;
+	memcpy(k->w->out + k->w->olen, s, n);
+	k->w->olen += n;
+	return 0;
+}
+
+static const char *reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 505: return "HTTP Version Not Supported";
+	}
+	return "Error";
+}
+
+static int head(conn *k, int status, uint64_t len, int keep)
+{
+	char h[256];
+	int n = snprintf(h, sizeof h, "HTTP/1.1 %d %s\r\nServer: urt\r\nContent-Length: %llu\r\n"
+			 "Content-Type: %s\r\n%s\r\n", status, reason(status),
+			 (unsigned long long)len, status == 200 ? "text/plain" : "text/plain",
+			 keep ? "" : "Connection: close\r\n");
+	return out_append(k, h, (size_t)n);
+}
+
+/* An error answer; the connection closes after it. */
+static int error_reply(conn *k, int status)
+{
+	const char *r = reason(status);
+	k->close_after = 1;
+	int e = head(k, status, strlen(r) + 1, 0);
+	if (e == 0)
+		e = out_append(k, r, strlen(r));
+	if (e == 0)
+		e = out_append(k, "\n", 1);
+	return e;
+}
+
+static void access_log(const http_req *q, int status, uint64_t bytes)
+{
+	if (!logging)
+		return;
+	char target[256];
+	size_t n = q && q->target_len < sizeof target ? q->target_len : 0;
+	if (q)
+		memcpy(target, q->target, n);
+	target[n] = 0;
+	URT_LOG_INFO("%s %s %d %llu", !q ? "-" : q->method == HTTP_GET ? "GET"
+			: q->method == HTTP_HEAD ? "HEAD" : "OTHER", target, status,
+		     (unsigned long long)bytes);
+}
+
+static int serve_file(conn *k, const http_req *q, const char *name, int keep, int *status,
+		      uint64_t *bytes)
+{
+	if (root_fd < 0)
+		return *status = 404, error_reply(k, 404);
+	int fd = urt_openat2(root_fd, name, O_RDONLY | O_CLOEXEC, 0,
+			     RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+	if (fd < 0) {
+		*status = fd == -ENOENT || fd == -ENOTDIR ? 404 : 403;
+		return error_reply(k, *status);
+	}
+	struct statx sx;
+	int r = urt_statx(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_SIZE, &sx);
+	if (r < 0 || !S_ISREG(sx.stx_mode)) {
+		close(fd);
+		*status = r < 0 ? 500 : 403;
+		return error_reply(k, *status);
+	}
+	*status = 200;
+	uint64_t size = sx.stx_size;
+	r = head(k, 200, size, keep);
+	if (q->method == HTTP_HEAD || r < 0) {
+		close(fd);
+		return r;
+	}
+	/* read straight into the output batch, one chunk at a time */
+	uint64_t off = 0;
+	while (r == 0 && off < size) {
+		if (k->w->olen == OUT_CAP && (r = flush_out(k)) < 0)
+			break;
+		size_t room = OUT_CAP - k->w->olen;
+		size_t want = size - off < room ? (size_t)(size - off) : room;
+		ssize_t n = urt_read(fd, k->w->out + k->w->olen, want, off);
+		if (n <= 0) { /* the file shrank or failed: the length is a lie now */
+			k->close_after = 1;
+			r = n < 0 ? (int)n : -EIO;
+			break;
+		}
+		k->w->olen += (size_t)n;
+		off += (uint64_t)n;
+	}
+	*bytes = off;
+	close(fd);
+	return r;
+}
+
+/* Answer one parsed request. */
+static int answer(conn *k, const http_req *q)
+{
+	int keep = q->keep_alive && urt_server_stopping(urt_conn_server(k->c)) != 1;
+	if (!keep)
+		k->close_after = 1;
+	int status = 200, r;
+	uint64_t bytes = 0;
+	char name[256];
+	if (q->method != HTTP_GET && q->method != HTTP_HEAD) {
+		status = 405;
+		r = error_reply(k, status);
+	} else if (q->target_len == 1) {
+		r = head(k, 200, sizeof BODY - 1, keep);
+		if (r == 0 && q->method == HTTP_GET) {
+			r = out_append(k, BODY, sizeof BODY - 1);
+			bytes = sizeof BODY - 1;
+		}
+	} else {
+		int f = http_file_name(q->target, q->target_len, name, sizeof name);
+		if (f == 1) {
+			r = serve_file(k, q, name, keep, &status, &bytes);
+		} else {
+			status = f == 0 ? 404 : 400;
+			r = error_reply(k, status);
+		}
+	}
+	k->ls->requests++;
+	if (logging) {
+		uint64_t id = ++k->ls->next_id | ((uint64_t)urt_cores_index() << 40);
+		urt_ctxvar_set(req_id, (void *)(intptr_t)id, NULL);
+		access_log(q, status, bytes);
+	}
+	return r;
+}
+
+/* Handle every complete request at the start of data[0..len): returns the
+ * bytes consumed, or -errno / -status to close. */
+static ssize_t handle(conn *k, const char *data, size_t len)
+{
+	size_t used = 0;
+	while (used < len && !k->close_after) {
+		if (k->skip) { /* a body we do not read */
+			size_t n = len - used < k->skip ? len - used : (size_t)k->skip;
+			k->skip -= n;
+			used += n;
+			continue;
+		}
+		http_req q;
+		int r = http_parse(data + used, len - used, MAX_HEAD, &q);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			access_log(NULL, -r, 0);
+			int e = error_reply(k, -r);
+			return e < 0 ? e : (ssize_t)len;
+		}
+		used += (size_t)r;
+		k->skip = q.content_length;
+		r = answer(k, &q);
+		if (r < 0)
+			return r;
+	}
+	return (ssize_t)used;
+}
+
+/* Wait for the next buffer: idle (no partial request) or mid-request. */
+static ssize_t next_buf(conn *k, urt_buf *b, int idle)
+{
+	urt_deadline d;
+	urt_conn_set_idle(k->c, idle);
+	urt_deadline_enter(&d, idle ? o.idle_ns : o.timeout_ns);
+	ssize_t n = urt_msrecv_next(k->r, b);
+	urt_deadline_exit(&d);
+	urt_conn_set_idle(k->c, 0);
+	return n;
+}
+
+static void conn_loop(conn *k)
+{
+	urt_buf b;
+	for (;;) {
+		int idle = !k->w || !k->w->alen;
+		if (idle && k->w) { /* nothing pending: give the memory back */
+			work_put(k->ls, k->w);
+			k->w = NULL;
+		}
+		ssize_t n = next_buf(k, &b, idle);
+		if (n <= 0) {
+			if (n == -ETIME && !idle && k->w && error_reply(k, 408) == 0)
+				flush_out(k);
+			return;
+		}
+		if (!k->w && !(k->w = work_get(k->ls))) {
+			urt_bufring_release(k->ls->br, &b);
+			return;
+		}
+		ssize_t used;
+		if (!k->w->alen) { /* fast path: parse in the received buffer */
+			used = handle(k, b.data, (size_t)n);
+			if (used >= 0 && used < n) {
+				memcpy(k->w->acc, b.data + used, (size_t)(n - used));
+				k->w->alen = (size_t)(n - used);
+			}
+		} else {
+			size_t room = ACC_CAP - k->w->alen, take = (size_t)n < room ? (size_t)n : room;
+			memcpy(k->w->acc + k->w->alen, b.data, take);
+			k->w->alen += take;
+			used = handle(k, k->w->acc, k->w->alen);
+			if (used > 0) {
+				memmove(k->w->acc, k->w->acc + used, k->w->alen - (size_t)used);
+				k->w->alen -= (size_t)used;
+			}
+			if (take < (size_t)n && used >= 0) /* overflow: only a huge head does that */
+				used = error_reply(k, 431);
+		}
+		urt_bufring_release(k->ls->br, &b);
+		if (used < 0 || flush_out(k) < 0 || k->close_after)
+			return;
+	}
+}
+
+static void http_conn(urt_conn *c, void *arg)
+{
+	conn k = {.c = c, .fd = urt_conn_fd(c), .ls = arg};
+	if (urt_msrecv_open(&k.r, k.fd, k.ls->br, 0) < 0)
+		return;
+	conn_loop(&k);
+	if (k.close_after)
+		urt_shutdown(k.fd, SHUT_WR); /* let the client read the answer before the close */
+	urt_msrecv_close(k.r);
+	if (k.w)
+		work_put(k.ls, k.w);
+}
+
+/* ---- loops ----------------------------------------------------------------- */
+
+static void *stop_task(void *arg)
+{
+	(void)arg;
+	struct signalfd_siginfo si;
+	urt_read(stop_fd, &si, sizeof si, URT_POS_CURRENT);
+	urt_cores_stop();
+	return NULL;
+}
+
+static void *server_task(void *arg) { return (void *)(intptr_t)urt_server_serve(arg); }
+
+static void *loop_main(void *arg)
+{
+	(void)arg;
+	loop_state *ls = &loops[urt_cores_index()];
+	urt_server *srv = NULL;
+	urt_task *st = NULL, *sigt = NULL;
+	int r = urt_bufring_create(&ls->br, NBUFS, BUF_SIZE);
+	if (r == 0)
+		r = urt_server_create(&srv, &(urt_server_opts){
+			.port = o.port, .reuseport = 1, .conn_stack = o.conn_stack,
+			.handler = http_conn, .arg = ls, .drain_ns = 2 * URT_NS_PER_SEC,
+			.backlog = 4096});
+	if (r == 0)
+		r = urt_spawn(&st, server_task, srv, &(urt_task_opts){.name = "accept"});
+	if (r == 0 && urt_cores_index() == 0)
+		r = urt_spawn(&sigt, stop_task, NULL, &(urt_task_opts){.name = "stop"});
+	if (r < 0) {
+		ls->err = r;
+		urt_cores_stop();
+	} else {
+		urt_cores_wait_stop();
+	}
+	if (sigt) {
+		urt_cancel(sigt);
+		urt_join(sigt, NULL);
+	}
+	if (st) {
+		urt_server_stop(srv);
+		urt_join(st, NULL);
+	}
+	if (srv)
+		urt_server_destroy(srv);
+	if (ls->br)
+		urt_bufring_destroy(ls->br);
+	while (ls->pool) {
+		work *w = ls->pool;
+		ls->pool = w->next;
+		free(w);
+	}
+	return NULL;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: urt-http --port P [--loops N] [--root DIR] [--access-log FILE]\n"
+			"                [--timeout-ms MS] [--idle-ms MS] [--duration S] [--conn-stack B]\n");
+	return 2;
+}
+
+static int parse_args(int argc, char **argv)
+{
+	for (int i = 1; i + 1 < argc; i += 2) {
+		const char *k = argv[i], *v = argv[i + 1];
+		long n = strtol(v, NULL, 10);
+		if (!strcmp(k, "--port") && n > 0 && n < 65536)
+			o.port = (uint16_t)n;
+		else if (!strcmp(k, "--loops") && n >= 1 && n <= MAX_LOOPS)
+			o.loops = (unsigned)n;
+		else if (!strcmp(k, "--root"))
+			o.root = v;
+		else if (!strcmp(k, "--access-log"))
+			o.access_log = v;
+		else if (!strcmp(k, "--timeout-ms") && n > 0)
+			o.timeout_ns = (uint64_t)n * URT_NS_PER_MS;
+		else if (!strcmp(k, "--idle-ms") && n > 0)
+			o.idle_ns = (uint64_t)n * URT_NS_PER_MS;
+		else if (!strcmp(k, "--duration") && n >= 0)
+			o.seconds = (unsigned)n;
+		else if (!strcmp(k, "--conn-stack") && n >= 4096)
+			o.conn_stack = (size_t)n;
+		else
+			return -1;
+	}
+	return argc % 2 == 1 && o.port ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	if (parse_args(argc, argv) < 0)
+		return usage();
+	if (o.root && (root_fd = open(o.root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		perror("urt-http: --root");
+		return 1;
+	}
+	struct rlimit rl; /* many connections: as many descriptors as allowed */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	int r = urt_ctxvar_create(&req_id, "req", NULL, NULL, URT_CTXVAR_LOG_INT);
+	if (r < 0)
+		return 1;
+	if (o.access_log) {
+		r = urt_log_open(&(urt_log_config){.sink = URT_LOG_SINK_FILE, .path = o.access_log});
+		if (r < 0) {
+			fprintf(stderr, "urt-http: --access-log %s: %s\n", o.access_log, urt_strerror(r));
+			return 1;
+		}
+		logging = 1;
+	}
+	stop_fd = perf_srv_stop_fd(o.seconds, 0);
+	if (stop_fd < 0)
+		return 1;
+	r = urt_cores_run(&(urt_cores_opts){.loops = o.loops, .pin = 1, .fn = loop_main});
+	int failed = r < 0;
+	if (r < 0)
+		fprintf(stderr, "urt-http: %s\n", urt_strerror(r));
+	uint64_t total = 0;
+	for (unsigned i = 0; i < o.loops; i++) {
+		if (loops[i].err) {
+			fprintf(stderr, "urt-http: loop %u: %s\n", i, urt_strerror(loops[i].err));
+			failed = 1;
+		}
+		total += loops[i].requests;
+	}
+	if (logging)
+		urt_log_close(); /* flush the access log */
+	printf("{\"server\": \"urt-http\", \"requests\": %llu}\n", (unsigned long long)total);
+	return failed;
+}

@@ -1,0 +1,267 @@
+/* urt_server: serving many connections, the connection cap, graceful stop
+ * with requests in flight (busy ones finish, idle ones end at once, late
+ * ones are cancelled at the drain deadline), bad input. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include "check.h"
+#include "urt_net.h"
+#include "urt_server.h"
+
+TestSuite(net_server, .timeout = 20);
+
+/* Handler: read a line-less request (any bytes), sleep `delay` ms as
+ * "work", answer "ok", repeat; idle while waiting for a request. */
+struct env {
+	uint64_t delay_ns;
+	int answered;
+	int cancelled;
+	unsigned max_active;
+	urt_server *srv;
+};
+
+static void handler(urt_conn *c, void *arg)
+{
+	struct env *e = arg;
+	int fd = urt_conn_fd(c);
+	char buf[64];
+	for (;;) {
+		urt_conn_set_idle(c, 1);
+		ssize_t n = urt_recv(fd, buf, sizeof buf, 0);
+		urt_conn_set_idle(c, 0);
+		if (n <= 0) {
+			if (n == -ECANCELED)
+				e->cancelled++;
+			return;
+		}
+		unsigned act = (unsigned)urt_server_active(urt_conn_server(c));
+		if (act > e->max_active)
+			e->max_active = act;
+		if (e->delay_ns && urt_sleep(e->delay_ns) < 0) {
+			e->cancelled++;
+			return;
+		}
+		if (urt_write_all(fd, "ok", 2) != 2)
+			return;
+		e->answered++;
+		if (urt_server_stopping(urt_conn_server(c)) == 1)
+			return; /* finish the request in progress, then go */
+	}
+}
+
+static void *serve(void *p)
+{
+	return (void *)(intptr_t)urt_server_serve(p);
+}
+
+static int ask(int fd)
+{
+	if (urt_write_all(fd, "x", 1) != 1)
+		return -1;
+	char buf[2];
+	size_t got = 0;
+	while (got < 2) {
+		ssize_t n = urt_recv(fd, buf + got, 2 - got, 0);
+		if (n <= 0)
+			return (int)n;
+		got += (size_t)n;
+	}
+	return memcmp(buf, "ok", 2) == 0 ? 1 : -1;
+}
+
+static void *many(void *arg)
+{
+	(void)arg;
+	struct env e = {0};
+	urt_server *s;
+	cr_assert_eq(urt_server_create(&s, &(urt_server_opts){.handler = handler, .arg = &e,
+							     .conn_stack = 16384}), 0);
+	int port = urt_server_port(s);
+	cr_assert_gt(port, 0);
+	urt_task *st;
+	cr_assert_eq(urt_spawn(&st, serve, s, NULL), 0);
+	int fds[100];
+	for (int i = 0; i < 100; i++) {
+		fds[i] = urt_tcp_connect("127.0.0.1", (uint16_t)port);
+		cr_assert_geq(fds[i], 0);
+	}
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < 100; i++)
+			cr_assert_eq(ask(fds[i]), 1);
+	cr_expect_eq(urt_server_active(s), 100);
+	cr_expect_eq(urt_server_accepted(s), 100);
+	cr_expect_eq(urt_server_serve(s), -EBUSY, "one serving task");
+	cr_expect_eq(urt_server_destroy(s), -EBUSY);
+	cr_assert_eq(urt_server_stop(s), 0);
+	cr_expect_eq(urt_server_stop(s), 0, "idempotent");
+	void *res;
+	cr_expect_eq(urt_join(st, &res), 0);
+	cr_expect_eq((intptr_t)res, 0);
+	cr_expect_eq(urt_server_active(s), 0);
+	cr_expect_eq(e.answered, 300);
+	cr_expect_eq(e.cancelled, 100, "idle connections end at once");
+	for (int i = 0; i < 100; i++) {
+		char c;
+		cr_expect_eq(urt_recv(fds[i], &c, 1, 0), 0, "server closed it");
+		close(fds[i]);
+	}
+	cr_expect_eq(urt_server_destroy(s), 0);
+	return NULL;
+}
+
+Test(net_server, serve_many_and_stop) { urt_test_run(many, NULL); }
+
+static void *capped(void *arg)
+{
+	(void)arg;
+	struct env e = {0};
+	urt_server *s;
+	cr_assert_eq(urt_server_create(&s, &(urt_server_opts){.handler = handler, .arg = &e,
+							     .max_conns = 2}), 0);
+	uint16_t port = (uint16_t)urt_server_port(s);
+	urt_task *st;
+	cr_assert_eq(urt_spawn(&st, serve, s, NULL), 0);
+	int a = urt_tcp_connect("127.0.0.1", port), b = urt_tcp_connect("127.0.0.1", port),
+	    c = urt_tcp_connect("127.0.0.1", port);
+	cr_assert_eq(ask(a), 1);
+	cr_assert_eq(ask(b), 1);
+	/* the third waits unserved while two are open */
+	cr_assert_eq(urt_write_all(c, "x", 1), 1);
+	urt_sleep(30 * URT_NS_PER_MS);
+	cr_expect_eq(urt_test_readable(c), 0, "served beyond the cap");
+	cr_expect_eq(urt_server_active(s), 2);
+	close(a);
+	char buf[2];
+	urt_deadline d;
+	urt_deadline_enter(&d, 2 * URT_NS_PER_SEC);
+	cr_expect_eq(urt_recv(c, buf, 2, MSG_WAITALL), 2, "served once a slot freed");
+	urt_deadline_exit(&d);
+	cr_expect_leq(e.max_active, 2);
+	urt_server_stop(s);
+	urt_join(st, NULL);
+	close(b);
+	close(c);
+	urt_server_destroy(s);
+	return NULL;
+}
+
+Test(net_server, connection_cap) { urt_test_run(capped, NULL); }
+
+/* A stop while a request is in flight: it finishes and is answered. */
+static void *inflight(void *arg)
+{
+	(void)arg;
+	struct env e = {.delay_ns = 50 * URT_NS_PER_MS};
+	urt_server *s;
+	cr_assert_eq(urt_server_create(&s, &(urt_server_opts){.handler = handler, .arg = &e}), 0);
+	uint16_t port = (uint16_t)urt_server_port(s);
+	urt_task *st;
+	cr_assert_eq(urt_spawn(&st, serve, s, NULL), 0);
+	int busy = urt_tcp_connect("127.0.0.1", port), idle = urt_tcp_connect("127.0.0.1", port);
+	cr_assert_eq(ask(idle), 1);
+	cr_assert_eq(urt_write_all(busy, "x", 1), 1);
+	urt_sleep(10 * URT_NS_PER_MS); /* the request is being worked on */
+	uint64_t t0 = urt_now();
+	cr_assert_eq(urt_server_stop(s), 0);
+	char buf[2];
+	cr_expect_eq(urt_recv(busy, buf, 2, MSG_WAITALL), 2, "in-flight request answered");
+	cr_expect_eq(urt_join(st, NULL), 0);
+	cr_expect_lt(urt_now() - t0, URT_NS_PER_SEC, "no wait for the idle one");
+	cr_expect_eq(e.answered, 2);
+	cr_expect_eq(e.cancelled, 1, "the idle connection was cancelled");
+	close(busy);
+	close(idle);
+	urt_server_destroy(s);
+	return NULL;
+}
+
+Test(net_server, graceful_stop_with_request_in_flight) { urt_test_run(inflight, NULL); }
+
+/* A request slower than the drain deadline is cancelled. */
+static void *deadline(void *arg)
+{
+	(void)arg;
+	struct env e = {.delay_ns = 10 * URT_NS_PER_SEC};
+	urt_server *s;
+	cr_assert_eq(urt_server_create(&s, &(urt_server_opts){.handler = handler, .arg = &e,
+							     .drain_ns = 30 * URT_NS_PER_MS}), 0);
+	uint16_t port = (uint16_t)urt_server_port(s);
+	urt_task *st;
+	cr_assert_eq(urt_spawn(&st, serve, s, NULL), 0);
+	int fd = urt_tcp_connect("127.0.0.1", port);
+	cr_assert_eq(urt_write_all(fd, "x", 1), 1);
+	urt_sleep(10 * URT_NS_PER_MS);
+	uint64_t t0 = urt_now();
+	urt_server_stop(s);
+	cr_expect_eq(urt_join(st, NULL), 0);
+	uint64_t took = urt_now() - t0;
+	cr_expect_geq(took, 25 * URT_NS_PER_MS, "waited for the drain deadline");
+	cr_expect_lt(took, 2 * URT_NS_PER_SEC);
+	cr_expect_eq(e.cancelled, 1);
+	cr_expect_eq(e.answered, 0);
+	close(fd);
+	urt_server_destroy(s);
+	return NULL;
+}
+
+Test(net_server, drain_deadline_cancels) { urt_test_run(deadline, NULL); }
+
+/* Cancelling the serving task drains the same way. */
+static void *cancel_serving(void *arg)
+{
+	(void)arg;
+	struct env e = {0};
+	urt_server *s;
+	cr_assert_eq(urt_server_create(&s, &(urt_server_opts){.handler = handler, .arg = &e}), 0);
+	urt_task *st;
+	cr_assert_eq(urt_spawn(&st, serve, s, NULL), 0);
+	int fd = urt_tcp_connect("127.0.0.1", (uint16_t)urt_server_port(s));
+	cr_assert_eq(ask(fd), 1);
+	urt_cancel(st);
+	void *res;
+	cr_expect_eq(urt_join(st, &res), -ECANCELED);
+	cr_expect_eq((intptr_t)res, -ECANCELED);
+	cr_expect_eq(urt_server_active(s), 0);
+	close(fd);
+	urt_server_destroy(s);
+	return NULL;
+}
+
+Test(net_server, cancel_serving_task) { urt_test_run(cancel_serving, NULL); }
+
+static void *bad(void *arg)
+{
+	(void)arg;
+	urt_server *s;
+	cr_expect_eq(urt_server_create(NULL, &(urt_server_opts){.handler = handler}), -EINVAL);
+	cr_expect_eq(urt_server_create(&s, NULL), -EINVAL);
+	cr_expect_eq(urt_server_create(&s, &(urt_server_opts){0}), -EINVAL, "no handler");
+	cr_expect_eq(urt_server_create(&s, &(urt_server_opts){.handler = handler, .ip = "nope"}),
+		     -EINVAL);
+	cr_assert_eq(urt_server_create(&s, &(urt_server_opts){.handler = handler}), 0);
+	urt_server *s2; /* same port, no SO_REUSEPORT */
+	cr_expect_eq(urt_server_create(&s2, &(urt_server_opts){
+				     .handler = handler, .port = (uint16_t)urt_server_port(s)}),
+		     -EADDRINUSE);
+	cr_expect_eq(urt_server_destroy(s), 0);
+	cr_expect_eq(urt_server_stop(NULL), -EINVAL);
+	cr_expect_eq(urt_server_serve(NULL), -EINVAL);
+	cr_expect_eq(urt_server_active(NULL), -EINVAL);
+	cr_expect_eq(urt_server_stopping(NULL), -EINVAL);
+	cr_expect_eq(urt_server_port(NULL), -EINVAL);
+	cr_expect_eq(urt_server_destroy(NULL), -EINVAL);
+	cr_expect_eq(urt_conn_fd(NULL), -EINVAL);
+	cr_expect_eq(urt_conn_set_idle(NULL, 1), -EINVAL);
+	cr_expect_null(urt_conn_server(NULL));
+	return NULL;
+}
+
+Test(net_server, bad_input) { urt_test_run(bad, NULL); }
+
+Test(net_server, outside_loop)
+{
+	urt_server *s;
+	cr_expect_eq(urt_server_create(&s, &(urt_server_opts){.handler = handler}), -EPERM);
+}
