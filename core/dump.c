@@ -29,21 +29,31 @@ static const char *state_name(enum urt_task_state s)
 /* Return addresses of a suspended task, innermost first; 0 if unknown. */
 static int walk_suspended(const urt_task *t, void **pcs, int max)
 {
-#if defined(URT_CTX_UCONTEXT) || !(defined(__x86_64__) || defined(__aarch64__))
+#if !(defined(__x86_64__) || defined(__aarch64__)) || (defined(URT_CTX_UCONTEXT) && !defined(__x86_64__))
 	(void)t, (void)pcs, (void)max;
 	return 0;
 #else
-	if (!t->stack || !t->regs.sp)
+	if (!t->stack)
 		return 0;
 	void *lo_p;
 	size_t size;
 	urt__stack_bounds(t->stack, &lo_p, &size);
 	uintptr_t lo = (uintptr_t)lo_p, hi = lo + size;
+#if defined(URT_CTX_UCONTEXT)
+	/* swapcontext saved the registers in the ucontext */
+	const mcontext_t *mc = &t->regs.uc.uc_mcontext;
+	const uintptr_t *sp = (const uintptr_t *)(uintptr_t)mc->gregs[REG_RSP];
+	uintptr_t fp = (uintptr_t)mc->gregs[REG_RBP], pc = (uintptr_t)mc->gregs[REG_RIP];
+#elif defined(__x86_64__)
 	const uintptr_t *sp = t->regs.sp;
-#if defined(__x86_64__)
+	if (!sp)
+		return 0;
 	/* [mxcsr|fpcw][r15][r14][r13][r12][rbx][rbp][return address] */
 	uintptr_t fp = sp[6], pc = sp[7];
 #else
+	const uintptr_t *sp = t->regs.sp;
+	if (!sp)
+		return 0;
 	/* x19..x28, x29 (fp), x30 (lr), d8..d15, fpcr */
 	uintptr_t fp = sp[10], pc = sp[11];
 #endif

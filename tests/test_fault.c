@@ -1,0 +1,399 @@
+/* Fault injection over the core scenario: for each seam (allocation,
+ * stack mapping, ring set-up, SQE acquisition, io_uring_enter, eventfd
+ * write, short transfers), fail the N-th call for N = 1, 2, ... until the
+ * scenario no longer reaches it, and check every time: each call returns
+ * success or a clear -errno, no completion is lost (data through pipes and
+ * sockets arrives intact, every spawned task is joined), fds come back
+ * (LSan checks memory in the ASan build), and nothing hangs (a timeout on
+ * every test). Needs -DURT_FAULT_INJECTION=ON; otherwise it skips.
+ * URT_TEST_THREADS: a plain thread posts to the loop (eventfd seam). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "check.h"
+#include "urt_fault.h"
+#include "urt_offload.h"
+
+#ifdef URT_FAULT_INJECTION
+
+#define MS URT_NS_PER_MS
+#define NMAX 2000 /* more calls than any scenario makes at one site */
+#define XFER 3000
+
+static int injected;    /* what this iteration injects (0: nothing) */
+static int bad;         /* results that were neither success nor allowed */
+static char bad_what[160];
+
+/* A result is fine if it is success, the injected error, or (for an
+ * allocation or stack failure) -ENOMEM / -EAGAIN that it turns into. */
+static bool allowed(long r)
+{
+	if (r >= 0 || r == injected)
+		return true;
+	return injected == -ENOMEM && r == -EAGAIN; /* a pool thread could not start */
+}
+
+static void check(long r, const char *what)
+{
+	if (!allowed(r) && !bad++)
+		snprintf(bad_what, sizeof bad_what, "%s returned %ld (injected %d)", what, r, injected);
+}
+
+/* ---- the scenario's tasks --------------------------------------------- */
+
+static urt_mutex mtx;
+static int counter;
+
+static void *worker(void *arg)
+{
+	urt_chan *c = arg;
+	check(urt_mutex_lock(&mtx), "mutex_lock");
+	counter++;
+	check(urt_mutex_unlock(&mtx), "mutex_unlock");
+	check(urt_sleep(MS), "sleep");
+	int v = 7;
+	if (c)
+		check(urt_chan_send(c, &v), "chan_send");
+	return (void *)1;
+}
+
+/* Write XFER patterned bytes to fd with write_all (file fds) or a send
+ * loop (sockets): short transfers must be looped over, never lost. */
+static void *writer(void *arg)
+{
+	int fd = (int)(intptr_t)arg & 0xffff, sock = (int)(intptr_t)arg >> 16;
+	static __thread char buf[XFER];
+	for (int i = 0; i < XFER; i++)
+		buf[i] = (char)(i * 7 + 1);
+	long r;
+	if (!sock) {
+		r = urt_write_all(fd, buf, XFER);
+		check(r, "write_all");
+		if (r >= 0 && r != XFER)
+			check(-9999, "write_all length");
+	} else {
+		for (size_t off = 0; off < XFER;) {
+			r = urt_send(fd, buf + off, XFER - off, 0);
+			check(r, "send");
+			if (r <= 0)
+				break;
+			off += (size_t)r;
+		}
+	}
+	return NULL;
+}
+
+/* Read until XFER bytes or EOF/error and check the pattern. */
+static void *reader(void *arg)
+{
+	int fd = (int)(intptr_t)arg & 0xffff, sock = (int)(intptr_t)arg >> 16;
+	char buf[XFER];
+	size_t got = 0;
+	while (got < XFER) {
+		long r = sock ? urt_recv(fd, buf + got, XFER - got, 0)
+			      : urt_read(fd, buf + got, XFER - got, URT_POS_CURRENT);
+		check(r, sock ? "recv" : "read");
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	for (size_t i = 0; i < got; i++)
+		if (buf[i] != (char)(i * 7 + 1)) {
+			check(-9998, "transferred bytes differ");
+			break;
+		}
+	return (void *)got;
+}
+
+static void *forever(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)urt_sleep(3600 * URT_NS_PER_SEC);
+}
+
+static void *quick(void *arg) { return arg; }
+
+static void *blocking_job(void *arg) { return (void *)((intptr_t)arg + 1); }
+
+/* Spawn (checking the result) and remember the handle to join it. */
+static int spawn(urt_task **t, urt_task_fn fn, void *arg, const char *name)
+{
+	int r = urt_spawn(t, fn, arg, &(urt_task_opts){.name = name});
+	check(r, "spawn");
+	if (r < 0)
+		*t = NULL;
+	return r;
+}
+
+static void join(urt_task *t, void **res, const char *what)
+{
+	if (t)
+		check(urt_join(t, res), what);
+}
+
+/* One pair of transfer tasks over fds[0] (read end) and fds[1]. */
+static void transfer(int rd, int wr, int sock)
+{
+	urt_task *w, *r;
+	intptr_t tag = (intptr_t)sock << 16;
+	spawn(&r, reader, (void *)(tag | rd), "reader");
+	spawn(&w, writer, (void *)(tag | wr), "writer");
+	join(w, NULL, "join writer");
+	if (!w) /* nothing will be written: let the reader see EOF */
+		shutdown(wr, SHUT_WR);
+	if (!w && !sock)
+		close(wr), wr = -1;
+	void *got = NULL;
+	join(r, &got, "join reader");
+	if (w && r && (intptr_t)got != XFER)
+		check(-9997, "reader got fewer bytes than written");
+	if (wr >= 0)
+		close(wr);
+	close(rd);
+}
+
+static void *scenario(void *arg)
+{
+	(void)arg;
+	urt_mutex_init(&mtx);
+	counter = 0;
+	urt_chan c, *cp = &c;
+	int r = urt_chan_init(&c, sizeof(int), 4);
+	check(r, "chan_init");
+	if (r < 0)
+		cp = NULL;
+
+	urt_task *w[3], *sleeper;
+	int spawned = 0;
+	for (int i = 0; i < 3; i++)
+		spawned += spawn(&w[i], worker, cp, "worker") == 0;
+	spawn(&sleeper, forever, NULL, "forever");
+
+	int p[2], s[2];
+	if (pipe2(p, O_CLOEXEC) == 0)
+		transfer(p[0], p[1], 0);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s) == 0)
+		transfer(s[0], s[1], 1);
+
+	urt_deadline d;
+	check(urt_deadline_enter(&d, MS), "deadline_enter");
+	r = urt_sleep(50 * MS);
+	if (r != -ETIME)
+		check(r == 0 ? -9996 : r, "sleep under a deadline");
+	check(urt_deadline_exit(&d), "deadline_exit");
+
+	void *res = NULL;
+	r = urt_to_thread(blocking_job, (void *)41, &res);
+	check(r, "to_thread");
+	if (r == 0 && res != (void *)42)
+		check(-9995, "to_thread result");
+
+	for (int i = 0; cp && i < spawned; i++) {
+		int v = 0;
+		check(urt_chan_recv(cp, &v), "chan_recv");
+	}
+	for (int i = 0; i < 3; i++)
+		join(w[i], NULL, "join worker");
+
+	/* wait_any over ten tasks: its waiter array is allocated */
+	urt_task *ten[10];
+	size_t n = 0;
+	for (int i = 0; i < 10; i++)
+		if (spawn(&ten[n], quick, NULL, "quick") == 0)
+			n++;
+	if (n)
+		check(urt_wait_any(ten, n), "wait_any");
+	for (size_t i = 0; i < n; i++)
+		join(ten[i], NULL, "join quick");
+
+	if (sleeper) {
+		check(urt_cancel(sleeper), "cancel");
+		int j = urt_join(sleeper, NULL);
+		if (j != -ECANCELED)
+			check(j == 0 ? -9994 : j, "join cancelled");
+	}
+	if (cp)
+		check(urt_chan_destroy(cp), "chan_destroy");
+	return (void *)0x5eed;
+}
+
+/* ---- the driver -------------------------------------------------------- */
+
+/* Run the scenario with the N-th call at site failing with err, for N =
+ * 1.. until the scenario ends before reaching it. Returns how many N
+ * injected something. */
+static long sweep(int site, int err, unsigned cfg_flags)
+{
+	int fds = urt_test_fd_count();
+	urt_config cfg = {.flags = cfg_flags, .stall_ns = UINT64_MAX};
+	long n;
+	for (n = 1; n <= NMAX; n++) {
+		bad = 0;
+		injected = err;
+		cr_assert_eq(urt_fault_set(site, n, err), 0);
+		void *res = NULL;
+		int r = urt_run(scenario, NULL, &cfg, &res);
+		long left = urt_fault_left(site);
+		if (getenv("URT_FAULT_TRACE"))
+			fprintf(stderr, "site %d n %ld r %d left %ld\n", site, n, r, left);
+		urt_fault_set(site, 0, -1);
+		cr_assert(bad == 0, "site %d, call %ld: %s", site, n, bad_what);
+		cr_assert(allowed(r), "site %d, call %ld: urt_run returned %d", site, n, r);
+		if (r == 0)
+			cr_assert_eq(res, (void *)0x5eed, "site %d, call %ld: main task result", site, n);
+		cr_assert_eq(urt_test_fd_count(), fds, "site %d, call %ld: fds leaked", site, n);
+		if (left > 0)
+			break; /* the scenario no longer reaches the N-th call */
+	}
+	cr_assert_leq(n, NMAX, "site %d: scenario makes more than %d calls", site, NMAX);
+	urt_offload_shutdown(); /* pools start lazily; stop them between sweeps */
+	return n - 1;
+}
+
+/* The transient io_uring_enter errors must not be visible at all. */
+static void transient_enter(int err)
+{
+	long n = sweep(URT_FAULT_ENTER, err, 0);
+	cr_expect_gt(n, 3, "the scenario reached io_uring_enter only %ld times", n);
+}
+
+Test(fault, alloc_enomem, .timeout = 120)
+{
+	cr_expect_gt(sweep(URT_FAULT_ALLOC, -ENOMEM, 0), 10);
+}
+
+Test(fault, stack_enomem, .timeout = 60)
+{
+	cr_expect_gt(sweep(URT_FAULT_STACK, -ENOMEM, 0), 3);
+}
+
+Test(fault, ring_setup, .timeout = 60)
+{
+	/* ENOMEM stops the fallback at once; EINVAL makes it step down */
+	cr_expect_geq(sweep(URT_FAULT_RING, -ENOMEM, 0), 1);
+	cr_expect_geq(sweep(URT_FAULT_RING, -EINVAL, 0), 1);
+}
+
+Test(fault, sqe_exhaustion, .timeout = 120)
+{
+	/* a refused SQE forces a flush and a retry: never visible */
+	cr_expect_geq(sweep(URT_FAULT_SQE, -EBUSY, 0), 5);
+}
+
+Test(fault, enter_eintr, .timeout = 60) { transient_enter(-EINTR); }
+Test(fault, enter_eagain, .timeout = 60) { transient_enter(-EAGAIN); }
+Test(fault, enter_ebusy, .timeout = 60) { transient_enter(-EBUSY); }
+
+Test(fault, enter_fatal, .timeout = 60)
+{
+	/* an error io_uring_enter should never give (a broken ring): urt_run
+	 * reports it, and tearing the loop down neither hangs nor leaks */
+	cr_expect_gt(sweep(URT_FAULT_ENTER, -EFAULT, 0), 3);
+}
+
+/* io_uring_enter fails from the N-th call on and never recovers: urt_run
+ * returns the error (no hang), the loop is abandoned without freeing what
+ * the kernel might still write into, and the thread can run a new loop. */
+static void *nothing(void *arg) { return arg; }
+
+Test(fault, enter_broken_ring, .timeout = 60)
+{
+	urt_config cfg = {.stall_ns = UINT64_MAX};
+	for (long n = 1; n <= 4; n++) {
+		injected = -EFAULT;
+		cr_assert_eq(urt_fault_set(URT_FAULT_ENTER, -n, -EFAULT), 0);
+		int r = urt_run(scenario, NULL, &cfg, NULL);
+		urt_fault_set(URT_FAULT_ENTER, 0, -1);
+		cr_assert_eq(r, -EFAULT, "call %ld: urt_run returned %d", n, r);
+		cr_assert_null(urt_loop_current());
+		void *res = NULL;
+		cr_assert_eq(urt_run(nothing, (void *)5, NULL, &res), 0);
+		cr_assert_eq(res, (void *)5);
+	}
+	urt_offload_shutdown();
+}
+
+Test(fault, enter_without_ext_arg, .timeout = 60)
+{
+	/* the TIMEOUT-SQE wait path */
+	cr_expect_gt(sweep(URT_FAULT_ENTER, -EINTR, URT_CFG_NO_EXT_ARG), 3);
+}
+
+Test(fault, short_transfers, .timeout = 120)
+{
+	/* read/write/recv/send each shortened once in turn: write_all and
+	 * the loops above must still move every byte, in order */
+	cr_expect_geq(sweep(URT_FAULT_SHORT, -1, 0), 4);
+}
+
+/* ---- eventfd: a plain thread wakes a sleeping loop --------------------- */
+
+static urt_event woken;
+
+/* Runs on the loop, from the other thread's submission. */
+static void *soon(void *arg)
+{
+	urt_event_set(&woken);
+	return arg;
+}
+
+static void *poster(void *arg)
+{
+	urt_loop *l = arg;
+	usleep(5000); /* let the loop go to sleep in io_uring_enter */
+	urt_future *f = NULL;
+	int r = urt_submit(l, soon, (void *)3, &f);
+	if (r == 0) {
+		void *res = NULL;
+		r = urt_future_wait(f, 5 * URT_NS_PER_SEC, &res);
+		if (r == 0 && res != (void *)3)
+			r = -9993;
+		urt_future_release(f);
+	}
+	return (void *)(intptr_t)r;
+}
+
+/* The main task waits on an event only the submission sets, with no
+ * timer armed: a lost eventfd wake-up hangs here (and the test times out). */
+static void *wake_scenario(void *arg)
+{
+	(void)arg;
+	pthread_t th;
+	urt_loop *l = urt_loop_current();
+	urt_event_init(&woken);
+	cr_assert_eq(urt_loop_hold(l), 0);
+	cr_assert_eq(pthread_create(&th, NULL, poster, l), 0);
+	cr_assert_eq(urt_event_wait(&woken), 0);
+	void *res;
+	cr_assert_eq(urt_loop_unhold(l), 0);
+	urt_sleep(MS); /* let the future's completion reach the poster */
+	pthread_join(th, &res);
+	return res;
+}
+
+Test(fault, eventfd_eintr, .timeout = 60)
+{
+	for (long n = 1; n <= 3; n++) {
+		cr_assert_eq(urt_fault_set(URT_FAULT_EVENTFD, n, -EINTR), 0);
+		void *res = (void *)1;
+		cr_assert_eq(urt_run(wake_scenario, NULL, NULL, &res), 0);
+		long left = urt_fault_left(URT_FAULT_EVENTFD);
+		urt_fault_set(URT_FAULT_EVENTFD, 0, -1);
+		if (n == 1)
+			cr_expect_leq(left, 0, "the eventfd was never written");
+		cr_assert_eq(res, NULL, "call %ld: submission from a thread: %ld", n, (long)(intptr_t)res);
+	}
+	urt_offload_shutdown();
+}
+
+#else
+
+Test(fault, skipped) { cr_skip_test("built without -DURT_FAULT_INJECTION=ON"); }
+
+#endif
