@@ -235,7 +235,8 @@ _Noreturn void urt__fatal(const char *what, int err);
 
 /* The loop of this thread (NULL if none; NULL too in a forked child, where
  * the loop inherited from the parent is absent). */
-urt_loop *urt__loop(void);
+extern __thread urt_loop *urt__this_loop __attribute__((tls_model("initial-exec")));
+static inline urt_loop *urt__loop(void) { return urt__this_loop; }
 /* -ECHILD if l was inherited over fork (made by another process), else 0. */
 int urt__loop_foreign(const urt_loop *l);
 /* True if this thread's loop was inherited over fork: blocking calls

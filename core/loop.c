@@ -18,7 +18,13 @@ void urt__task_pool_drain(urt_loop *l);
 int urt__spawn_on(urt_loop *l, urt_task **out, urt_task_fn fn, void *arg,
 		  const urt_task_opts *o, unsigned flags);
 
-static __thread urt_loop *this_loop;
+/* This thread's loop. initial-exec: one load from the thread pointer
+ * (general-dynamic TLS, the -fPIC default, would call __tls_get_addr on
+ * every blocking call and switch). */
+__thread urt_loop *urt__this_loop __attribute__((tls_model("initial-exec")));
+/* The loop this thread ran when the process forked (the child's copy is
+ * unusable): only to answer -ECHILD instead of -EPERM. */
+static __thread urt_loop *inherited_loop;
 /* Closed (and abandoned) loops keep their record for the life of the
  * process (a few hundred bytes): another thread that still holds the
  * pointer gets a clean -ESHUTDOWN from a late submission, never a
@@ -29,26 +35,26 @@ static _Atomic uint64_t next_loop_id = 1;
 
 /* Fork: the child has a copy of the loop records but not the rings
  * (uring/ring.c makes them MADV_DONTFORK) nor the loop's other threads.
- * A loop is usable only in the process that made it: self_pid is
- * refreshed in a forked child, and a loop whose pid differs is absent
- * (urt__loop) or refused with -ECHILD (calls that name a loop). */
+ * A loop is usable only in the process that made it: in a forked child
+ * the forking thread's loop is no longer current (urt__loop() is NULL),
+ * and calls that name a loop whose pid is not ours get -ECHILD. */
 static pid_t self_pid;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-static void fork_child(void) { self_pid = getpid(); }
+static void fork_child(void)
+{
+	self_pid = getpid();
+	inherited_loop = urt__this_loop;
+	urt__this_loop = NULL;
+}
 static void fork_init(void)
 {
 	self_pid = getpid();
 	pthread_atfork(NULL, NULL, fork_child);
 }
 
-urt_loop *urt__loop(void)
-{
-	urt_loop *l = this_loop;
-	return URT_LIKELY(l && l->pid == self_pid) ? l : NULL;
-}
 urt_loop *urt_loop_current(void) { return urt__loop(); }
 int urt__loop_foreign(const urt_loop *l) { return l && l->pid != self_pid ? -ECHILD : 0; }
-bool urt__loop_inherited(void) { return this_loop && this_loop->pid != self_pid; }
+bool urt__loop_inherited(void) { return inherited_loop != NULL; }
 uint64_t urt_loop_id(const urt_loop *l) { return l ? l->id : 0; }
 
 int urt_loop_stats_get(const urt_loop *l, urt_loop_stats *out)
@@ -152,7 +158,7 @@ static bool wind_down(urt_loop *l)
 		return true;
 	urt__inbox_set_state(l, URT_LOOP_CLOSED);
 	urt__stall_loop_stop(l);
-	this_loop = NULL;
+	urt__this_loop = NULL;
 	pthread_mutex_lock(&closed_lock); /* kept, like closed loops */
 	l->next_closed = closed_loops;
 	closed_loops = l;
@@ -199,7 +205,8 @@ int urt_loop_create(urt_loop **out, const urt_config *cfg)
 	}
 	l->owner = pthread_self();
 	atomic_store(&l->state, URT_LOOP_OPEN);
-	this_loop = l;
+	urt__this_loop = l;
+	inherited_loop = NULL;
 	urt__switch_init(l);
 	urt__stall_loop_start(l);
 	*out = l;
@@ -210,7 +217,7 @@ int urt_loop_step(urt_loop *l, uint64_t timeout_ns)
 {
 	if (urt__loop_foreign(l))
 		return -ECHILD;
-	if (!l || l != this_loop)
+	if (!l || l != urt__this_loop)
 		return -EINVAL;
 	if (l->current)
 		return -EBUSY; /* called from inside a task */
@@ -233,7 +240,7 @@ int64_t urt_loop_timeout(const urt_loop *l)
 {
 	if (urt__loop_foreign(l))
 		return -ECHILD;
-	if (!l || l != this_loop)
+	if (!l || l != urt__this_loop)
 		return -EINVAL;
 	if (l->nready || atomic_load(&((urt_loop *)l)->inbox))
 		return 0;
@@ -245,7 +252,7 @@ int urt_loop_hold(urt_loop *l)
 {
 	if (urt__loop_foreign(l))
 		return -ECHILD;
-	if (!l || l != this_loop)
+	if (!l || l != urt__this_loop)
 		return -EINVAL;
 	l->external++;
 	return 0;
@@ -255,7 +262,7 @@ int urt_loop_unhold(urt_loop *l)
 {
 	if (urt__loop_foreign(l))
 		return -ECHILD;
-	if (!l || l != this_loop || !l->external)
+	if (!l || l != urt__this_loop || !l->external)
 		return -EINVAL;
 	l->external--;
 	return 0;
@@ -265,7 +272,7 @@ int urt_loop_destroy(urt_loop *l)
 {
 	if (urt__loop_foreign(l))
 		return -ECHILD;
-	if (!l || l != this_loop)
+	if (!l || l != urt__this_loop)
 		return -EINVAL;
 	if (l->current)
 		return -EBUSY;
@@ -286,7 +293,7 @@ int urt_loop_destroy(urt_loop *l)
 	urt__stall_loop_stop(l);
 	urt__stats_loop_closed(l);
 	urt__backend_fini(l);
-	this_loop = NULL;
+	urt__this_loop = NULL;
 	urt__stack_thread_fini(l->altstack);
 	urt__task_pool_drain(l);
 	urt__stack_pool_drain(l);

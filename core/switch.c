@@ -91,7 +91,7 @@ void urt__switch(urt_loop *l, urt_task *from, urt_task *to)
 	/* relaxed atomic stores (plain moves): the stall watchdog reads both */
 	__atomic_store_n(&l->current, to, __ATOMIC_RELAXED);
 	__atomic_store_n(&l->stats.switches, l->stats.switches + 1, __ATOMIC_RELAXED);
-	URT_PROBE2(task_switch, from ? from->id : 0, to ? to->id : 0);
+	URT_PROBE2(task_switch, from, to); /* pointers: no loads on the hot path */
 	urt__ctx_activate(to ? &to->ctx : NULL);
 #ifdef URT_ASAN
 	void **save = from ? &from->san_fake_stack : &l->main_fake_stack;

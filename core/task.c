@@ -179,7 +179,7 @@ int urt__spawn_on(urt_loop *l, urt_task **out, urt_task_fn fn, void *arg,
 	l->stats.spawned++;
 	l->stats.alive++;
 	t->state = URT_T_READY;
-	URT_PROBE2(task_spawn, t->id, t->name);
+	URT_PROBE3(task_spawn, t->id, t->name, t);
 	urt__ready_push(l, t);
 	if (out)
 		*out = t;
