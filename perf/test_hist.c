@@ -1,6 +1,7 @@
 /* perf_hist: the log-linear latency histogram used by urt-load. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hist.h"
 
@@ -104,4 +105,76 @@ Test(perf_hist, merge_adds_counts_and_extremes)
 	perf_hist_merge(&a, &b);
 	cr_assert_eq(a.total, 3);
 	cr_assert_eq(a.min, 3);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Synthetic latencies with known percentiles: the histogram's answer is in
+ * the same bucket as the exact nearest-rank value and never below it. */
+Test(perf_hist, quantiles_match_the_exact_ones)
+{
+	enum { N = 20000 };
+	static uint64_t v[N];
+	perf_hist_init(&h);
+	srand(7);
+	for (int i = 0; i < N; i++) {
+		/* 5..500 us body, a 1 % tail up to 50 ms: shaped like a real run */
+		v[i] = i % 100 == 0 ? 1000000 + (uint64_t)rand() % 49000000
+				    : 5000 + (uint64_t)rand() % 495000;
+		perf_hist_record(&h, v[i]);
+	}
+	qsort(v, N, sizeof(v[0]), cmp_u64);
+	const double qs[] = { 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 0.995, 0.999, 0.9999 };
+	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+		uint64_t rank = (uint64_t)(qs[i] * N + 0.999999); /* ceil */
+		uint64_t exact = v[rank - 1], got = perf_hist_quantile(&h, qs[i]);
+		cr_assert_eq(perf_hist_bucket(got), perf_hist_bucket(exact), "q=%g", qs[i]);
+		cr_assert_geq(got, exact, "q=%g", qs[i]);
+		cr_assert_leq((double)(got - exact), (double)exact / PERF_HIST_SUB, "q=%g", qs[i]);
+	}
+	cr_assert_eq(perf_hist_quantile(&h, 1.0), v[N - 1], "max is exact");
+	cr_assert_eq(perf_hist_quantile(&h, 0.0), v[0], "min is exact");
+}
+
+/* Values below 2^BITS are their own buckets: percentiles are exact. */
+Test(perf_hist, small_value_percentiles_are_exact)
+{
+	perf_hist_init(&h);
+	for (uint64_t v = 0; v < PERF_HIST_SUB; v++)
+		for (uint64_t k = 0; k < v; k++) /* value v recorded v times */
+			perf_hist_record(&h, v);
+	/* total = 127*128/2 = 8128; rank 4064 falls at value 90:
+	 * sum(1..89) = 4005 < 4064 <= sum(1..90) = 4095 */
+	cr_assert_eq(h.total, 8128);
+	cr_assert_eq(perf_hist_quantile(&h, 0.5), 90);
+	cr_assert_eq(perf_hist_quantile(&h, 1.0), 127);
+	cr_assert_eq(perf_hist_quantile(&h, 1e-9), 1);
+}
+
+/* One histogram per loop, merged, equals one histogram of everything. */
+Test(perf_hist, merge_across_loops_equals_one_histogram)
+{
+	static perf_hist loops[4], all, merged;
+	perf_hist_init(&all);
+	perf_hist_init(&merged);
+	for (int l = 0; l < 4; l++)
+		perf_hist_init(&loops[l]);
+	srand(11);
+	for (int i = 0; i < 40000; i++) {
+		uint64_t v = (uint64_t)rand() % (1u << (8 + i % 20));
+		perf_hist_record(&loops[i % 4], v);
+		perf_hist_record(&all, v);
+	}
+	for (int l = 0; l < 4; l++)
+		perf_hist_merge(&merged, &loops[l]);
+	cr_assert_eq(memcmp(merged.count, all.count, sizeof(all.count)), 0);
+	cr_assert_eq(merged.total, all.total);
+	cr_assert_eq(merged.min, all.min);
+	cr_assert_eq(merged.max, all.max);
+	for (double q = 0.05; q < 1; q += 0.05)
+		cr_assert_eq(perf_hist_quantile(&merged, q), perf_hist_quantile(&all, q));
 }
