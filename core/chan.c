@@ -83,7 +83,12 @@ int urt_chan_try_recv(urt_chan *c, void *item)
 	return c->closed ? -EPIPE : -EAGAIN;
 }
 
-int urt_chan_send(urt_chan *c, const void *item)
+static int try_send(urt_chan *c, void *item) { return urt_chan_try_send(c, item); }
+
+/* send and recv: try at once; if that would wait, park on q until the
+ * other side hands the item over (or close wakes us with -EPIPE). */
+static int transfer(urt_chan *c, void *item, int (*try)(urt_chan *, void *), urt_waitq *q,
+		    const char *what)
 {
 	if (!c || !c->buf || !item)
 		return -EINVAL;
@@ -92,27 +97,21 @@ int urt_chan_send(urt_chan *c, const void *item)
 	int r = urt__may_block(&l, &t);
 	if (r < 0)
 		return r;
-	r = urt_chan_try_send(c, item);
+	r = try(c, item);
 	if (r != -EAGAIN)
 		return r;
-	struct urt__waiter w = {.data = (void *)item};
-	return urt__waitq_wait(l, t, &c->senders, &w, "channel send");
+	struct urt__waiter w = {.data = item};
+	return urt__waitq_wait(l, t, q, &w, what);
+}
+
+int urt_chan_send(urt_chan *c, const void *item)
+{
+	return transfer(c, (void *)item, try_send, c ? &c->senders : NULL, "channel send");
 }
 
 int urt_chan_recv(urt_chan *c, void *item)
 {
-	if (!c || !c->buf || !item)
-		return -EINVAL;
-	urt_loop *l;
-	urt_task *t;
-	int r = urt__may_block(&l, &t);
-	if (r < 0)
-		return r;
-	r = urt_chan_try_recv(c, item);
-	if (r != -EAGAIN)
-		return r;
-	struct urt__waiter w = {.data = item};
-	return urt__waitq_wait(l, t, &c->receivers, &w, "channel recv");
+	return transfer(c, item, urt_chan_try_recv, c ? &c->receivers : NULL, "channel recv");
 }
 
 int urt_chan_close(urt_chan *c)

@@ -4,6 +4,7 @@
 #ifndef URT_CORE_INTERNAL_H
 #define URT_CORE_INTERNAL_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -250,6 +251,11 @@ uint64_t urt__mono_ns(void);
 /* Check the running task may block: -EPERM outside a task, -ECANCELED,
  * -ETIME. Returns 0 and sets *lp, *tp when it may. */
 int urt__may_block(urt_loop **lp, urt_task **tp);
+/* The same for a call on obj: -EINVAL first if obj is NULL. */
+static inline int urt__may_block_on(const void *obj, urt_loop **lp, urt_task **tp)
+{
+	return obj ? urt__may_block(lp, tp) : -EINVAL;
+}
 /* Park the running task until urt__wake(). wake_at is an absolute time at
  * which the park ends with 0 (sleep), or URT_NO_DEADLINE. The deadline
  * calls interrupt(t, -ETIME); a cancel calls interrupt(t, -ECANCELED).

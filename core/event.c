@@ -31,11 +31,9 @@ int urt_event_is_set(const urt_event *e) { return e ? e->is_set : -EINVAL; }
 
 int urt_event_wait(urt_event *e)
 {
-	if (!e)
-		return -EINVAL;
 	urt_loop *l;
 	urt_task *t;
-	int r = urt__may_block(&l, &t);
+	int r = urt__may_block_on(e, &l, &t);
 	if (r < 0 || e->is_set)
 		return r;
 	struct urt__waiter w = {0};

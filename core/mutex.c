@@ -12,11 +12,9 @@ void urt_mutex_init(urt_mutex *m)
 
 int urt_mutex_lock(urt_mutex *m)
 {
-	if (!m)
-		return -EINVAL;
 	urt_loop *l;
 	urt_task *t;
-	int r = urt__may_block(&l, &t);
+	int r = urt__may_block_on(m, &l, &t);
 	if (r < 0)
 		return r;
 	if (!m->owner) {

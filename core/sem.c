@@ -14,11 +14,9 @@ void urt_sem_init(urt_sem *s, uint64_t count)
 
 int urt_sem_acquire(urt_sem *s)
 {
-	if (!s)
-		return -EINVAL;
 	urt_loop *l;
 	urt_task *t;
-	int r = urt__may_block(&l, &t);
+	int r = urt__may_block_on(s, &l, &t);
 	if (r < 0)
 		return r;
 	if (s->count > 0) {
