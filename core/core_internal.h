@@ -15,6 +15,18 @@
 #include "ctx_internal.h" /* core depends on ctx: a task owns its context */
 
 #define URT_LIKELY(x) __builtin_expect(!!(x), 1)
+
+/* Happens-before edges that go through the kernel (IORING_OP_MSG_RING:
+ * one thread's SQE becomes another ring's CQE), which ThreadSanitizer
+ * cannot see: the sender releases the message, the receiver acquires it. */
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#define URT_TSAN_RELEASE(p) __tsan_release(p)
+#define URT_TSAN_ACQUIRE(p) __tsan_acquire(p)
+#else
+#define URT_TSAN_RELEASE(p) ((void)(p))
+#define URT_TSAN_ACQUIRE(p) ((void)(p))
+#endif
 #define URT_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define URT_NO_DEADLINE UINT64_MAX
 #define URT_NAME_MAX 32

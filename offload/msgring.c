@@ -20,6 +20,7 @@ static void dst_complete(urt_op *op, int res, unsigned flags)
 {
 	(void)res, (void)flags;
 	struct urt__ring_msg *rm = (struct urt__ring_msg *)op;
+	URT_TSAN_ACQUIRE(rm);
 	urt_loop *l = urt__loop();
 	if (l == rm->target)
 		rm->m->run(l, rm->m);
@@ -49,6 +50,7 @@ int urt__msgring_post(urt_loop *target, struct urt__ring_msg *rm)
 		atomic_fetch_sub(&target->posters, 1);
 		return -ESHUTDOWN;
 	}
+	URT_TSAN_RELEASE(rm); /* the kernel carries it to the target's thread */
 	struct io_uring_sqe *sqe = urt__sqe(self);
 	io_uring_prep_msg_ring(sqe, target->backend->ring.ring_fd, 0, (uint64_t)(uintptr_t)&rm->dst, 0);
 	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
