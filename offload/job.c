@@ -16,8 +16,8 @@ void urt__job_free(struct urt__job *job)
 {
 	urt_ctx_release(job->ctx);
 	job->ctx = NULL;
-	if (!job->fut)
-		free(job); /* a future's job lives inside the future's record */
+	if (!job->fut) /* a future's job lives inside the future's record */
+		urt__job_recycle(job);
 }
 
 /* On the loop thread: the job came back. */
@@ -44,7 +44,10 @@ void urt__job_finished(struct urt__job *job)
 	}
 	job->msg.run = job_done;
 	if (urt__loop_post_counted(job->loop, &job->msg) < 0)
-		urt__fatal("offload: completion for a loop that is gone", -ESHUTDOWN);
+		/* only a loop abandoned after a fatal ring error refuses a
+		 * counted completion: its tasks were cancelled (job->wait is
+		 * NULL) and nobody will take the result */
+		urt__job_free(job);
 }
 
 /* On the loop thread: the parked task is cancelled or past its deadline. */
@@ -69,12 +72,11 @@ static int call_in_pool(struct urt__pool *p, unsigned cls, urt_task_fn fn, void 
 	int r = urt__may_block(&l, &t);
 	if (r < 0)
 		return r;
-	struct urt__job *job = urt__fault(URT_FAULT_ALLOC) ? NULL : calloc(1, sizeof *job);
+	struct urt__job *job = urt__job_alloc();
 	if (!job)
 		return -ENOMEM;
-	job->ctx = urt_ctx_capture();
-	if (!job->ctx) {
-		free(job);
+	if (urt__job_capture(job) < 0) {
+		urt__job_recycle(job);
 		return -ENOMEM;
 	}
 	struct urt__job_wait w = {0};
@@ -143,8 +145,7 @@ static int try_in_pool(struct urt__pool *p, urt_task_fn fn, void *arg, urt_futur
 	urt__future_init(&pf->f);
 	pf->f.cancel = pool_future_cancel;
 	pf->f.destroy = pool_future_destroy;
-	pf->job.ctx = urt_ctx_capture();
-	if (!pf->job.ctx) {
+	if (urt__job_capture(&pf->job) < 0) {
 		free(pf);
 		return -ENOMEM;
 	}

@@ -15,7 +15,7 @@ struct urt__job;
 
 /* Where a job is, as its pool sees it (under the pool's lock). */
 enum urt__job_where {
-	URT_JOB_NEW,      /* not given to the pool yet */
+	URT_JOB_NEW,      /* not given to the pool yet, or on its lock-free intake */
 	URT_JOB_WAITING,  /* its task parked: the queue was full */
 	URT_JOB_CLASS,    /* queued behind its class's cap */
 	URT_JOB_QUEUED,   /* queued for the next free worker */
@@ -40,9 +40,12 @@ struct urt__job {
 	urt_task_fn fn;
 	void *arg;
 	urt_ctx *ctx;                /* submitter's context, captured (owned) */
+	bool ctx_on_worker;          /* the submitter's was empty: capture an empty
+				      * one on the worker (urt__job_capture) */
 	void *result;                /* fn's return value */
 	int err;                     /* urt_job_error's value, else 0 */
 	unsigned cls;                /* concurrency class */
+	uint64_t seq;                /* order of entry into the main queue (growth) */
 	enum urt__job_where where;   /* under pool->mu */
 	struct urt__pool *pool;
 	/* completion to a parked task (loop-thread fields) */
@@ -55,10 +58,10 @@ struct urt__job {
 
 /* A worker thread's record (on its own stack). */
 struct urt__worker {
-	struct urt__worker *next, *prev; /* on the pool's idle or spinning list */
-	struct urt__job *_Atomic job;    /* job handed to it directly */
-	pthread_cond_t cv;               /* signalled when job is handed over */
-	int list;                        /* 0 none, 1 idle, 2 spinning */
+	struct urt__worker *next, *prev; /* on the pool's idle list */
+	pthread_cond_t cv;               /* signalled when it is woken for work */
+	bool idle;                       /* on the idle list */
+	bool woken;                      /* taken off it by kick(): counted in nwaking */
 };
 
 struct urt__pool_class {
@@ -67,20 +70,37 @@ struct urt__pool_class {
 	struct urt__job *head, *tail;    /* over the cap, FIFO */
 };
 
+/* Everything but the _Atomic fields is under mu. */
 struct urt__pool {
 	pthread_mutex_t mu;
-	pthread_cond_t drained;          /* nthreads reached 0 (shutdown) */
+	pthread_cond_t drained;          /* a worker or the monitor left (shutdown) */
+	pthread_cond_t mon_cv;           /* the monitor's sleep (blocking pool) */
 	const char *name;
-	unsigned nthreads;               /* workers alive */
+	unsigned ncpus;                  /* CPUs allowed at first use (eager size) */
+	unsigned nthreads;               /* workers alive, or being started */
 	unsigned nidle;                  /* on the idle list */
+	unsigned nspinning;              /* polling qlen (at most 1) */
+	unsigned nwaking;                /* woken or being started, not looking yet */
+	unsigned to_spawn;               /* reserved in nthreads, to start unlocked */
 	unsigned running;                /* jobs handed to workers */
 	unsigned queued;                 /* main queue + class queues */
+	unsigned queued_main;            /* main queue only */
 	unsigned nwaiting;               /* jobs on the waiting list */
 	bool stopping;                   /* shutdown: workers exit when out of work */
+	bool monitor_running;            /* the monitor thread exists (or starts) */
+	bool monitor_start;              /* unlock_and_spawn must start it */
+	bool mon_sleeping;               /* in its untimed wait: signal mon_cv */
+	uint64_t enq_seq;                /* next urt__job.seq */
+	uint64_t grown;                  /* workers the monitor started */
+	_Atomic unsigned qlen;           /* queued_main, for lock-free spinners */
+	/* the lock-free intake (pool.c) */
+	struct urt__job *_Atomic intake; /* pushed without the lock, newest first */
+	_Atomic unsigned fast_n;         /* jobs on it, not yet in queued */
+	_Atomic unsigned room;           /* queue_bound - queued, as last published */
+	_Atomic bool fast_ok;            /* a push alone gets the job run */
 	struct urt__job *qhead, *qtail;  /* main queue, FIFO */
 	struct urt__job *whead, *wtail;  /* tasks parked for room, FIFO */
 	struct urt__worker *idle;        /* sleeping workers, most recent first */
-	struct urt__worker *spinning;    /* polling workers */
 	struct urt__pool_class cls[URT_OFFLOAD_CLASSES];
 	_Atomic uint64_t done;           /* finished jobs */
 	bool is_cpu;
@@ -105,6 +125,18 @@ bool urt__pool_withdraw(struct urt__job *job);
 /* Called by a worker after job finished: post its completion. */
 void urt__job_finished(struct urt__job *job);
 void urt__job_free(struct urt__job *job);
+/* Capture the submitter's context into job: at once, or, when it is the
+ * empty one, leave it to the worker (its own is empty too), so the box is
+ * allocated and freed on one thread. Returns 0 or -ENOMEM. */
+int urt__job_capture(struct urt__job *job);
+/* On the worker, before the job runs: the deferred capture. */
+int urt__job_capture_late(struct urt__job *job);
+
+/* A zeroed task job record, from this thread's cache (jobcache.c); NULL
+ * when out of memory. */
+struct urt__job *urt__job_alloc(void);
+/* Give a record from urt__job_alloc back, on the thread that took it. */
+void urt__job_recycle(struct urt__job *job);
 
 /* Futures (future.c). refs: one for the handle, one for the producer. */
 struct urt_future {

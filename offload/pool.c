@@ -1,14 +1,28 @@
 /* The two worker pools: placing jobs, growing, idling and shrinking.
  *
- * A job goes straight to a free worker when there is one (a spinning one
- * first: it needs no wake-up), else to a new thread while the pool is under
- * its cap, else to a FIFO queue. Each worker has its own condition
- * variable, so a hand-over wakes exactly the worker that got the job, and
- * idle workers form a LIFO: the most recently busy one is reused and the
- * others time out after the keep-alive and exit. Concurrency classes admit
- * at most `limit` jobs at once; the rest wait in the class's own queue.
- * When the queue is full, a task's job waits on a list (its task stays
- * parked: that is the back-pressure), a plain thread gets -EAGAIN. */
+ * One FIFO queue per pool under the pool's mutex; workers take jobs from
+ * it themselves, so a worker that finishes a job takes the next one
+ * without a wake-up, and a submitter that needs nothing but a push does not
+ * even lock (the lock-free intake, below). Who looks at a new job:
+ *   - a spinning worker (at most one per pool spins: more would only take
+ *     CPU from the loop threads), else one being woken or started;
+ *   - else the submitter wakes one sleeping worker (each has its own
+ *     condition variable, so exactly that one wakes; sleepers form a LIFO:
+ *     the warm ones are reused, the others time out after the keep-alive);
+ *   - else, while the pool has fewer workers than its eager size (the CPUs
+ *     the process may use, or the CPU pool's cap), a new thread is started
+ *     (outside the lock);
+ *   - else the busy workers take it when they finish, and the blocking
+ *     pool's monitor thread starts one more worker whenever a job has
+ *     waited in the queue for a whole growth period (1 ms): the workers are
+ *     blocked or slow. So the cap (64) is a limit, not a target: trivial
+ *     jobs run on a couple of threads, blocking ones get their own.
+ * A worker that takes a job and leaves more in the queue looks for the
+ * next helper the same way, so bursts spread without the submitter paying
+ * for the wake-ups. Concurrency classes admit at most `limit` jobs at once;
+ * the rest wait in the class's own queue. When the queue is full, a task's
+ * job waits on a list (its task stays parked: that is the back-pressure), a
+ * plain thread gets -EAGAIN. */
 #include "offload_internal.h"
 
 #include <errno.h>
@@ -18,8 +32,8 @@
 
 #define POOL_INIT(nm, cpu)                                              \
 	{                                                               \
-		.mu = PTHREAD_MUTEX_INITIALIZER, .drained = PTHREAD_COND_INITIALIZER, \
-		.name = nm, .is_cpu = cpu,                              \
+		.mu = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP, .drained = PTHREAD_COND_INITIALIZER, \
+		.mon_cv = PTHREAD_COND_INITIALIZER, .name = nm, .is_cpu = cpu, \
 	}
 struct urt__pool urt__pool_blocking = POOL_INIT("blocking", false);
 struct urt__pool urt__pool_cpu = POOL_INIT("cpu", true);
@@ -31,6 +45,9 @@ struct urt__offload_cfg urt__ocfg = {
 	.keep_alive_ns = 10 * URT_NS_PER_SEC,
 	.spin_ns = 50 * 1000,
 };
+
+/* How long a queued job may wait before the blocking pool grows. */
+#define GROW_NS (1000 * 1000)
 
 static __thread struct urt__job *current_job; /* the job this worker runs */
 
@@ -50,6 +67,19 @@ static unsigned pool_cap(struct urt__pool *p)
 	if (!urt__ocfg.cpu_threads)
 		urt__ocfg.cpu_threads = cpus_allowed();
 	return urt__ocfg.cpu_threads;
+}
+
+/* Workers started without waiting for a job to wait: the CPU pool's jobs
+ * are long, so all of them; the blocking pool's are often trivial, so one
+ * per CPU (more would only contend for the CPUs with the loops). */
+static unsigned pool_eager(struct urt__pool *p)
+{
+	unsigned cap = pool_cap(p);
+	if (p->is_cpu)
+		return cap;
+	if (!p->ncpus)
+		p->ncpus = cpus_allowed();
+	return p->ncpus < cap ? p->ncpus : cap;
 }
 
 /* ---- lists ------------------------------------------------------------- */
@@ -93,101 +123,175 @@ static bool fifo_remove(struct urt__job **head, struct urt__job **tail, struct u
 	return false;
 }
 
-enum { ON_NONE, ON_IDLE, ON_SPIN };
-
-static void worker_enlist(struct urt__pool *p, struct urt__worker *w, int list)
+static void idle_push(struct urt__pool *p, struct urt__worker *w)
 {
-	struct urt__worker **head = list == ON_IDLE ? &p->idle : &p->spinning;
 	w->prev = NULL;
-	w->next = *head;
-	if (*head)
-		(*head)->prev = w;
-	*head = w;
-	w->list = list;
-	if (list == ON_IDLE)
-		p->nidle++;
+	w->next = p->idle;
+	if (p->idle)
+		p->idle->prev = w;
+	p->idle = w;
+	w->idle = true;
+	p->nidle++;
 }
 
-static void worker_delist(struct urt__pool *p, struct urt__worker *w)
+static void idle_remove(struct urt__pool *p, struct urt__worker *w)
 {
-	if (w->list == ON_NONE)
+	if (!w->idle)
 		return;
-	struct urt__worker **head = w->list == ON_IDLE ? &p->idle : &p->spinning;
 	if (w->prev)
 		w->prev->next = w->next;
 	else
-		*head = w->next;
+		p->idle = w->next;
 	if (w->next)
 		w->next->prev = w->prev;
-	if (w->list == ON_IDLE)
-		p->nidle--;
-	w->list = ON_NONE;
+	w->idle = false;
+	p->nidle--;
 }
 
-/* ---- placing jobs (all under p->mu) ------------------------------------ */
+/* ---- the lock-free intake ------------------------------------------------
+ * A class-0 submission skips the lock when nothing but a push is needed:
+ * someone already looks at the queue (a spinner, a worker being woken or
+ * started) or nobody could be woken anyway (no sleeper, the pool at its
+ * eager size, the monitor watching or the cap reached), there is room and
+ * no task waits for room. The pool publishes that as fast_ok whenever it
+ * unlocks or sleeps; the submitter pushes, then reads fast_ok again and
+ * takes the lock if it turned false meanwhile, while a worker or monitor
+ * that turns it false reads the intake afterwards (both sequentially
+ * consistent), so a pushed job is always seen. Whoever takes the lock
+ * moves the intake into the queue first (intake_drain), so every other
+ * path, withdrawal included, sees an ordinary queue. */
 
-static void *worker_main(void *arg);
-
-static bool hand_to_worker(struct urt__pool *p, struct urt__job *job)
+static void publish(struct urt__pool *p)
 {
-	struct urt__worker *w = p->spinning ? p->spinning : p->idle;
-	if (!w)
+	unsigned bound = urt__ocfg.queue_bound;
+	atomic_store_explicit(&p->room, p->queued < bound ? bound - p->queued : 0, memory_order_relaxed);
+	bool nobody_to_wake = !p->idle && p->nthreads >= pool_eager(p) &&
+			      (p->is_cpu || p->nthreads >= pool_cap(p) ||
+			       (p->monitor_running && !p->mon_sleeping));
+	bool ok = !p->whead && !p->stopping && p->nthreads > 0 &&
+		  (p->nspinning || (p->nwaking && p->nthreads >= pool_eager(p)) || nobody_to_wake);
+	if (ok != atomic_load_explicit(&p->fast_ok, memory_order_relaxed))
+		atomic_store(&p->fast_ok, ok);
+}
+
+static int unlock_and_spawn(struct urt__pool *p);
+
+/* Every unlock starts what kick() reserved meanwhile. */
+static void pool_unlock(struct urt__pool *p) { (void)unlock_and_spawn(p); }
+
+static void place_counted(struct urt__pool *p, struct urt__job *job, bool do_kick);
+
+/* Move the intake into the queue, in submission order (lock held). It
+ * does not kick(): a worker taking a job would wake a helper for the very
+ * job it is about to take; callers kick (or take) afterwards. */
+static void intake_drain(struct urt__pool *p)
+{
+	if (!atomic_load(&p->intake)) /* after publish(): see the top */
+		return;
+	struct urt__job *j = atomic_exchange(&p->intake, NULL), *fifo = NULL;
+	unsigned n = 0;
+	for (; j; n++) {
+		struct urt__job *next = j->next;
+		j->next = fifo;
+		fifo = j;
+		j = next;
+	}
+	p->queued += n;
+	publish(p); /* room shrinks before fast_n does: never over-counted */
+	atomic_fetch_sub_explicit(&p->fast_n, n, memory_order_relaxed);
+	while (fifo) {
+		struct urt__job *next = fifo->next;
+		place_counted(p, fifo, false);
+		fifo = next;
+	}
+}
+
+/* The fast path; false: take the lock. */
+static bool intake_push(struct urt__pool *p, struct urt__job *job)
+{
+	if (job->cls != 0 || !atomic_load(&p->fast_ok))
 		return false;
-	bool sleeping = w->list == ON_IDLE;
-	worker_delist(p, w);
-	job->where = URT_JOB_RUNNING;
-	p->running++;
-	atomic_store_explicit(&w->job, job, memory_order_release);
-	if (sleeping)
-		pthread_cond_signal(&w->cv);
+	unsigned n = atomic_fetch_add_explicit(&p->fast_n, 1, memory_order_relaxed);
+	if (n >= atomic_load_explicit(&p->room, memory_order_relaxed)) {
+		atomic_fetch_sub_explicit(&p->fast_n, 1, memory_order_relaxed);
+		return false;
+	}
+	struct urt__job *head = atomic_load_explicit(&p->intake, memory_order_relaxed);
+	do
+		job->next = head;
+	while (!atomic_compare_exchange_weak(&p->intake, &head, job));
 	return true;
 }
 
-static int spawn_worker(struct urt__pool *p, struct urt__job *job)
+/* ---- who runs a queued job (all under p->mu) --------------------------- */
+
+static void *worker_main(void *arg);
+static void *monitor_main(void *arg);
+
+/* The main queue's length, for spinners that poll without the lock. */
+static void qlen_publish(struct urt__pool *p)
 {
-	pthread_attr_t attr;
-	pthread_t th;
-	if (urt__fault(URT_FAULT_ALLOC) || pthread_attr_init(&attr) != 0)
-		return -EAGAIN;
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	job->where = URT_JOB_RUNNING;
-	int r = pthread_create(&th, &attr, worker_main, job);
-	pthread_attr_destroy(&attr);
-	if (r != 0) {
-		job->where = URT_JOB_NEW;
-		return -r;
-	}
-	p->nthreads++;
-	p->running++;
-	return 0;
+	atomic_store_explicit(&p->qlen, p->queued_main, memory_order_release);
 }
 
-/* Admit job (class room permitting) and start it or queue it. */
-static int place(struct urt__pool *p, struct urt__job *job)
+/* Make sure someone will look at the main queue soon (see the top). */
+static void kick(struct urt__pool *p)
+{
+	if (!p->qhead || p->nspinning)
+		return;
+	struct urt__worker *w = p->idle;
+	if (w && !p->nwaking) {
+		idle_remove(p, w);
+		w->woken = true;
+		p->nwaking++;
+		pthread_cond_signal(&w->cv);
+		return;
+	}
+	/* up to the eager size, one new thread per queued job at once: long
+	 * jobs (the CPU pool's) should not wait for a chain of start-ups */
+	if (p->nthreads < pool_eager(p) && p->nwaking < p->queued_main) {
+		p->nthreads++; /* reserved; unlock_and_spawn starts it */
+		p->nwaking++;
+		p->to_spawn++;
+		return;
+	}
+	unsigned cap = pool_cap(p);
+	if (p->nwaking)
+		return;
+	if (p->is_cpu || p->nthreads >= cap)
+		return;
+	if (!p->monitor_running) {
+		p->monitor_running = true;
+		p->monitor_start = true;
+	} else if (p->mon_sleeping) {
+		pthread_cond_signal(&p->mon_cv);
+	}
+}
+
+/* Admit job (class room permitting) and queue it; it is already counted
+ * in p->queued. */
+static void place_counted(struct urt__pool *p, struct urt__job *job, bool do_kick)
 {
 	struct urt__pool_class *c = &p->cls[job->cls];
 	if (c->limit && c->admitted >= c->limit) {
 		fifo_push(&c->head, &c->tail, job);
 		job->where = URT_JOB_CLASS;
-		p->queued++;
-		return 0;
+		return;
 	}
 	c->admitted++;
-	if (hand_to_worker(p, job))
-		return 0;
-	if (p->nthreads < pool_cap(p)) {
-		int r = spawn_worker(p, job);
-		if (r == 0)
-			return 0;
-		if (p->nthreads == 0) {
-			c->admitted--;
-			return r; /* nobody could ever run it */
-		}
-	}
 	fifo_push(&p->qhead, &p->qtail, job);
 	job->where = URT_JOB_QUEUED;
+	job->seq = p->enq_seq++;
+	p->queued_main++;
+	qlen_publish(p);
+	if (do_kick)
+		kick(p);
+}
+
+static void place(struct urt__pool *p, struct urt__job *job)
+{
 	p->queued++;
-	return 0;
+	place_counted(p, job, true);
 }
 
 /* The queue has room again: let parked submitters' jobs in. */
@@ -196,11 +300,7 @@ static void admit_waiters(struct urt__pool *p)
 	while (p->whead && p->queued < urt__ocfg.queue_bound) {
 		struct urt__job *j = fifo_pop(&p->whead, &p->wtail);
 		p->nwaiting--;
-		if (place(p, j) < 0) { /* cannot happen with threads alive; keep it queued */
-			fifo_push(&p->qhead, &p->qtail, j);
-			j->where = URT_JOB_QUEUED;
-			p->queued++;
-		}
+		place(p, j);
 	}
 }
 
@@ -212,31 +312,87 @@ static void class_release(struct urt__pool *p, unsigned cls)
 	if (c->head && (!c->limit || c->admitted < c->limit)) {
 		struct urt__job *j = fifo_pop(&c->head, &c->tail);
 		p->queued--;
-		place(p, j); /* the pool has threads: this cannot fail */
+		place(p, j);
 	}
+}
+
+/* Start the threads kick() reserved, without the lock (thread creation
+ * takes tens of microseconds). Returns 0, or -errno when a start failed
+ * and the pool has no worker left to run its queue. */
+static int unlock_and_spawn(struct urt__pool *p)
+{
+	unsigned n = p->to_spawn;
+	bool mon = p->monitor_start;
+	p->to_spawn = 0;
+	p->monitor_start = false;
+	publish(p);
+	pthread_mutex_unlock(&p->mu);
+	if (!n && !mon)
+		return 0;
+	int err = 0;
+	unsigned failed = 0;
+	bool mon_failed = mon;
+	pthread_attr_t attr;
+	if (urt__fault(URT_FAULT_ALLOC) || pthread_attr_init(&attr) != 0) {
+		failed = n;
+		err = -EAGAIN;
+	} else {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_t th;
+		for (unsigned i = 0; i < n; i++) {
+			int r = pthread_create(&th, &attr, worker_main, p);
+			if (r != 0) {
+				failed++;
+				err = -r;
+			}
+		}
+		if (mon)
+			mon_failed = pthread_create(&th, &attr, monitor_main, p) != 0;
+		pthread_attr_destroy(&attr);
+	}
+	if (!failed && !mon_failed)
+		return 0;
+	pthread_mutex_lock(&p->mu);
+	if (mon_failed) /* the next starved submission tries again */
+		p->monitor_running = false;
+	p->nthreads -= failed;
+	p->nwaking -= failed;
+	bool none = p->nthreads == 0;
+	pthread_cond_broadcast(&p->drained);
+	publish(p);
+	pthread_mutex_unlock(&p->mu);
+	return failed && none ? err : 0;
 }
 
 int urt__pool_submit(struct urt__pool *p, struct urt__job *job, bool may_wait)
 {
 	job->pool = p;
+	if (intake_push(p, job) && atomic_load(&p->fast_ok))
+		return 0;
 	pthread_mutex_lock(&p->mu);
-	struct urt__pool_class *c = &p->cls[job->cls];
-	bool class_full = c->limit && c->admitted >= c->limit;
-	bool no_worker = !p->spinning && !p->idle && p->nthreads >= pool_cap(p);
-	int r = 0;
-	if ((class_full || no_worker) && p->queued >= urt__ocfg.queue_bound) {
-		if (may_wait) {
-			fifo_push(&p->whead, &p->wtail, job);
-			job->where = URT_JOB_WAITING;
-			p->nwaiting++;
-		} else {
-			r = -EAGAIN;
+	intake_drain(p); /* job itself, if it was pushed after all */
+	kick(p);
+	if (job->where == URT_JOB_NEW) {
+		if (p->queued >= urt__ocfg.queue_bound) {
+			int r = 0;
+			if (may_wait) {
+				fifo_push(&p->whead, &p->wtail, job);
+				job->where = URT_JOB_WAITING;
+				p->nwaiting++;
+			} else {
+				r = -EAGAIN;
+			}
+			unlock_and_spawn(p);
+			return r;
 		}
-	} else {
-		r = place(p, job);
+		place(p, job);
 	}
-	pthread_mutex_unlock(&p->mu);
-	return r;
+	int r = unlock_and_spawn(p);
+	if (r < 0) { /* no thread could start and none is left: take it back */
+		if (urt__pool_withdraw(job))
+			return r;
+	}
+	return 0;
 }
 
 bool urt__pool_withdraw(struct urt__job *job)
@@ -245,6 +401,8 @@ bool urt__pool_withdraw(struct urt__job *job)
 	if (!p)
 		return false;
 	pthread_mutex_lock(&p->mu);
+	intake_drain(p); /* job may still be on the lock-free intake */
+	kick(p);
 	bool gone = true;
 	switch (job->where) {
 	case URT_JOB_WAITING:
@@ -259,6 +417,8 @@ bool urt__pool_withdraw(struct urt__job *job)
 	case URT_JOB_QUEUED:
 		fifo_remove(&p->qhead, &p->qtail, job);
 		p->queued--;
+		p->queued_main--;
+		qlen_publish(p);
 		class_release(p, job->cls);
 		admit_waiters(p);
 		break;
@@ -267,7 +427,7 @@ bool urt__pool_withdraw(struct urt__job *job)
 	}
 	if (gone)
 		job->where = URT_JOB_GONE;
-	pthread_mutex_unlock(&p->mu);
+	unlock_and_spawn(p);
 	return gone;
 }
 
@@ -275,6 +435,10 @@ bool urt__pool_withdraw(struct urt__job *job)
 
 static void execute(struct urt__job *job)
 {
+	if (urt__job_capture_late(job) < 0) {
+		job->err = -ENOMEM; /* never runs without a context of its own */
+		return;
+	}
 	current_job = job;
 	if (job->ctx) {
 		if (urt_ctx_run(job->ctx, job->fn, job->arg, &job->result) < 0)
@@ -288,20 +452,30 @@ static void execute(struct urt__job *job)
 	job->ctx = NULL;
 }
 
-/* The job of class cls finished: account for it and take the next one. */
-static struct urt__job *finish_and_next(struct urt__pool *p, unsigned cls)
+/* Take the next queued job (lock held), and if more wait, see that
+ * someone looks at them too. */
+static struct urt__job *take(struct urt__pool *p)
+{
+	intake_drain(p);
+	struct urt__job *j = fifo_pop(&p->qhead, &p->qtail);
+	if (!j)
+		return NULL;
+	p->queued--;
+	p->queued_main--;
+	qlen_publish(p);
+	j->where = URT_JOB_RUNNING;
+	p->running++;
+	admit_waiters(p);
+	kick(p);
+	return j;
+}
+
+/* A job of class cls finished (lock held). */
+static void finish(struct urt__pool *p, unsigned cls)
 {
 	p->running--;
 	atomic_fetch_add_explicit(&p->done, 1, memory_order_relaxed);
 	class_release(p, cls);
-	struct urt__job *j = fifo_pop(&p->qhead, &p->qtail);
-	if (j) {
-		p->queued--;
-		j->where = URT_JOB_RUNNING;
-		p->running++;
-		admit_waiters(p);
-	}
-	return j;
 }
 
 static void deadline_after(struct timespec *ts, uint64_t ns)
@@ -328,86 +502,181 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* Poll w->job for up to ns without the lock. */
-static struct urt__job *spin_for_job(struct urt__worker *w, uint64_t ns)
+/* Poll the queue's length for up to ns without the lock. */
+static void spin_on_queue(struct urt__pool *p, uint64_t ns)
 {
 	uint64_t end = mono_ns() + ns;
 	for (unsigned i = 1;; i++) {
-		struct urt__job *j = atomic_load_explicit(&w->job, memory_order_acquire);
-		if (j)
-			return j;
+		if (atomic_load_explicit(&p->qlen, memory_order_acquire) ||
+		    atomic_load_explicit(&p->intake, memory_order_acquire))
+			return;
 		if ((i & 63) == 0 && mono_ns() >= end)
-			return NULL;
+			return;
 		cpu_relax();
 	}
 }
 
-/* Wait (lock held) for a hand-over. NULL: time to exit (lock still held). */
-static struct urt__job *wait_for_job(struct urt__pool *p, struct urt__worker *w)
+static bool may_spin_now(struct urt__pool *p, bool cpus_ok)
 {
-	if (w->list == ON_SPIN)
-		worker_delist(p, w);
+	return cpus_ok && !p->nspinning && !p->stopping && urt__ocfg.spin_ns &&
+	       !(atomic_load_explicit(&urt__ocfg.flags, memory_order_relaxed) & URT_OFFLOAD_NO_SPIN);
+}
+
+/* Sleep on the idle list (lock held) until woken or work shows up.
+ * Returns false when it is time to exit (keep-alive over, or stopping). */
+static bool sleep_for_work(struct urt__pool *p, struct urt__worker *w)
+{
 	struct timespec until;
 	deadline_after(&until, urt__ocfg.keep_alive_ns);
 	bool timed_out = false;
-	while (!atomic_load_explicit(&w->job, memory_order_acquire)) {
-		if (p->stopping || timed_out) {
-			worker_delist(p, w);
-			return NULL;
+	while (w->idle) {
+		publish(p); /* asleep: submitters must take the lock and wake it */
+		intake_drain(p);
+		if (p->qhead) { /* queued while this worker was posting */
+			idle_remove(p, w);
+			return true;
 		}
-		if (w->list == ON_NONE)
-			worker_enlist(p, w, ON_IDLE);
+		if (p->stopping || timed_out) {
+			idle_remove(p, w);
+			return false;
+		}
 		timed_out = pthread_cond_timedwait(&w->cv, &p->mu, &until) == ETIMEDOUT;
+		intake_drain(p);
 	}
-	return atomic_exchange_explicit(&w->job, NULL, memory_order_acquire);
+	if (w->woken) {
+		w->woken = false;
+		p->nwaking--;
+	}
+	return true;
 }
 
 static void *worker_main(void *arg)
 {
-	struct urt__job *job = arg;
-	struct urt__pool *p = job->pool;
-	struct urt__worker w = {.list = ON_NONE};
+	struct urt__pool *p = arg;
+	struct urt__worker w = {.idle = false};
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w.cv, &ca);
 	pthread_condattr_destroy(&ca);
-	bool may_spin = cpus_allowed() > 1; /* pinned to one CPU: spinning only delays the loop */
+	bool cpus_ok = cpus_allowed() > 1; /* pinned to one CPU: spinning only delays the loop */
+	struct urt__job *done = NULL; /* finished, its completion not posted yet */
+	bool spun = false;
 
+	pthread_mutex_lock(&p->mu);
+	p->nwaking--; /* counted as being woken while it started */
 	for (;;) {
-		unsigned cls = job->cls;
-		execute(job);
-		pthread_mutex_lock(&p->mu);
-		struct urt__job *next = finish_and_next(p, cls);
-		uint64_t spin = urt__ocfg.spin_ns;
-		bool spin_now = !next && may_spin && spin && !p->stopping &&
-				!(atomic_load_explicit(&urt__ocfg.flags, memory_order_relaxed) & URT_OFFLOAD_NO_SPIN);
-		if (!next)
-			worker_enlist(p, &w, spin_now ? ON_SPIN : ON_IDLE);
-		pthread_mutex_unlock(&p->mu);
-		/* on a list before the completion goes out: the submitter's next
-		 * job finds this worker instead of starting a thread */
-		urt__job_finished(job);
-		if (next) {
-			job = next;
-			continue;
-		}
-		job = spin_now ? spin_for_job(&w, spin) : NULL;
+		struct urt__job *job = take(p);
 		if (job) {
-			atomic_store_explicit(&w.job, NULL, memory_order_relaxed);
+			spun = false;
+			int r = unlock_and_spawn(p);
+			(void)r; /* this worker is alive: the queue is served */
+			/* post the previous completion only now: the pool already
+			 * counts this worker as busy, and the next job is out of
+			 * the queue before its submitter hears back */
+			if (done)
+				urt__job_finished(done);
+			unsigned cls = job->cls;
+			execute(job);
+			done = job;
+			pthread_mutex_lock(&p->mu);
+			finish(p, cls);
 			continue;
 		}
-		pthread_mutex_lock(&p->mu);
-		job = wait_for_job(p, &w);
-		if (!job)
+		if (!spun && may_spin_now(p, cpus_ok)) {
+			/* spinning before the completion goes out: the submitter's
+			 * next job finds this worker without a wake-up */
+			p->nspinning++;
+			uint64_t ns = urt__ocfg.spin_ns;
+			pool_unlock(p);
+			if (done)
+				urt__job_finished(done);
+			done = NULL;
+			spin_on_queue(p, ns);
+			spun = true;
+			pthread_mutex_lock(&p->mu);
+			p->nspinning--;
+			continue;
+		}
+		idle_push(p, &w);
+		if (done) { /* on the idle list first, for the same reason */
+			pool_unlock(p);
+			urt__job_finished(done);
+			done = NULL;
+			pthread_mutex_lock(&p->mu);
+		}
+		if (!sleep_for_work(p, &w))
 			break;
-		pthread_mutex_unlock(&p->mu);
+		spun = false;
 	}
 	p->nthreads--;
-	if (!p->nthreads)
+	if (!p->nthreads) {
 		pthread_cond_broadcast(&p->drained);
-	pthread_mutex_unlock(&p->mu);
+		pthread_cond_signal(&p->mon_cv); /* the monitor leaves with the last worker */
+	}
+	pool_unlock(p);
 	pthread_cond_destroy(&w.cv);
+	return NULL;
+}
+
+/* ---- the blocking pool's monitor ---------------------------------------- */
+
+/* Grows the pool when a job has waited a whole period: every worker is
+ * busy (blocked in a call, or just slow), so another one is needed. Sleeps
+ * while the queue is served, leaves with the last worker. */
+static void *monitor_main(void *arg)
+{
+	struct urt__pool *p = arg;
+	pthread_mutex_lock(&p->mu);
+	uint64_t mark = 0;
+	bool armed = false;
+	while (!p->stopping && p->nthreads > 0) {
+		intake_drain(p);
+		kick(p);
+		if (p->to_spawn) {
+			unlock_and_spawn(p);
+			pthread_mutex_lock(&p->mu);
+			continue;
+		}
+		bool starved = p->qhead && !p->nspinning && !p->nwaking && !p->idle &&
+			       p->nthreads < pool_cap(p);
+		if (!starved) {
+			armed = false;
+			p->mon_sleeping = true;
+			publish(p);
+			if (atomic_load(&p->intake)) { /* pushed meanwhile: look again */
+				p->mon_sleeping = false;
+				continue;
+			}
+			pthread_cond_wait(&p->mon_cv, &p->mu);
+			p->mon_sleeping = false;
+			continue;
+		}
+		if (armed && p->qhead->seq < mark) {
+			/* the oldest job was queued before the period began */
+			p->nthreads++;
+			p->nwaking++;
+			p->to_spawn++;
+			p->grown++;
+			unlock_and_spawn(p);
+			pthread_mutex_lock(&p->mu);
+			armed = false;
+			continue;
+		}
+		mark = p->enq_seq;
+		armed = true;
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until); /* mon_cv uses the default clock */
+		until.tv_nsec += GROW_NS;
+		if (until.tv_nsec >= (long)URT_NS_PER_SEC) {
+			until.tv_sec++;
+			until.tv_nsec -= (long)URT_NS_PER_SEC;
+		}
+		pthread_cond_timedwait(&p->mon_cv, &p->mu, &until);
+	}
+	p->monitor_running = false;
+	pthread_cond_broadcast(&p->drained);
+	pool_unlock(p);
 	return NULL;
 }
 
@@ -440,8 +709,8 @@ int urt_offload_configure(const urt_offload_config *cfg)
 	if (cfg->spin_ns)
 		urt__ocfg.spin_ns = cfg->spin_ns;
 	atomic_store(&urt__ocfg.flags, cfg->flags);
-	pthread_mutex_unlock(&urt__pool_cpu.mu);
-	pthread_mutex_unlock(&urt__pool_blocking.mu);
+	pool_unlock(&urt__pool_cpu);
+	pool_unlock(&urt__pool_blocking);
 	return 0;
 }
 
@@ -460,7 +729,7 @@ int urt_offload_class_limit(unsigned class_id, unsigned max_running)
 		place(p, j);
 	}
 	admit_waiters(p);
-	pthread_mutex_unlock(&p->mu);
+	unlock_and_spawn(p);
 	return 0;
 }
 
@@ -470,12 +739,14 @@ int urt_offload_stats_get(int pool, urt_offload_stats *out)
 		return -EINVAL;
 	struct urt__pool *p = pool == URT_POOL_CPU ? &urt__pool_cpu : &urt__pool_blocking;
 	pthread_mutex_lock(&p->mu);
+	intake_drain(p);
+	kick(p);
 	*out = (urt_offload_stats){
-		.threads = p->nthreads, .idle = p->nidle, .running = p->running,
+		.threads = p->nthreads, .idle = p->nidle + p->nspinning, .running = p->running,
 		.queued = p->queued, .waiting = p->nwaiting,
 		.done = atomic_load_explicit(&p->done, memory_order_relaxed),
 	};
-	pthread_mutex_unlock(&p->mu);
+	unlock_and_spawn(p);
 	return 0;
 }
 
@@ -485,10 +756,12 @@ static void pool_stop(struct urt__pool *p)
 	p->stopping = true;
 	for (struct urt__worker *w = p->idle; w; w = w->next)
 		pthread_cond_signal(&w->cv);
-	while (p->nthreads)
+	pthread_cond_signal(&p->mon_cv);
+	publish(p); /* no more lock-free pushes */
+	while (p->nthreads || p->monitor_running)
 		pthread_cond_wait(&p->drained, &p->mu);
 	p->stopping = false;
-	pthread_mutex_unlock(&p->mu);
+	pool_unlock(p);
 }
 
 int urt_offload_shutdown(void)

@@ -4,7 +4,11 @@
  *   submit_rtt       a foreign thread submits and waits vs uv_async_send ping-pong
  *   loop2loop_rtt    loop A -> loop B -> loop A: MSG_RING vs the eventfd inbox
  * --pin: every thread on CPU 0 (cross-CPU wake-ups cost 40-70 us on the
- * build VM; this shows the cost without them). --quick: a few rounds. */
+ * build VM; this shows the cost without them). --quick: a few rounds.
+ * --only rtt|tput|submit|l2l: just that measurement (for profiling).
+ * Both sides use their default pools: urt's settles on a worker per CPU,
+ * libuv's has 4 threads (UV_THREADPOOL_SIZE unset); BENCH_THREADS caps
+ * urt's blocking pool, BENCH_NOSPIN turns its spinning off. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <uv.h>
@@ -15,6 +19,9 @@
 static int rounds = 9, iters = 2000, tput_jobs = 20000;
 static int pin;
 static const char *sfx = "";
+static const char *only; /* --only NAME: run just that measurement (rtt, tput, submit, l2l) */
+
+static int want(const char *name) { return !only || !strcmp(only, name); }
 
 static void *trivial(void *arg) { return arg; }
 
@@ -31,15 +38,29 @@ static void *urt_rtt_main(void *arg)
 	return NULL;
 }
 
+/* Throughput: IN_FLIGHT tasks each loop on to_thread(trivial) until
+ * tput_jobs jobs were handed out. Timed from the go signal (every task
+ * spawned, started and parked on the event: like libuv's 1,000
+ * preallocated uv_work_t, no set-up inside the clock) to the last job's
+ * completion, as libuv's side is timed from the first uv_queue_work to the
+ * last after_work callback. */
+#define IN_FLIGHT 1000
 static atomic_long tput_left;
+static long tput_finished;     /* loop thread only */
+static uint64_t tput_end;
+static urt_event tput_go;
+
 static void *tput_task(void *arg)
 {
 	(void)arg;
+	urt_event_wait(&tput_go);
 	for (;;) {
 		long n = atomic_fetch_sub_explicit(&tput_left, 1, memory_order_relaxed);
 		if (n <= 0)
 			return NULL;
 		urt_to_thread(trivial, NULL, NULL);
+		if (++tput_finished == tput_jobs)
+			tput_end = perf_now_ns();
 	}
 }
 
@@ -52,24 +73,35 @@ static double urt_rtt(void)
 
 static void *tput_waiter(void *arg)
 {
-	(void)arg;
+	double *out = arg;
+	urt_task *t[IN_FLIGHT];
 	atomic_store(&tput_left, tput_jobs);
-	for (int i = 0; i < 1000; i++)
-		urt_spawn(NULL, tput_task, NULL, NULL);
+	tput_finished = 0;
+	urt_event_init(&tput_go);
+	for (int i = 0; i < IN_FLIGHT; i++)
+		urt_spawn(&t[i], tput_task, NULL, NULL);
+	urt_yield(); /* each task runs up to its wait */
+	uint64_t t0 = perf_now_ns();
+	urt_event_set(&tput_go);
+	for (int i = 0; i < IN_FLIGHT; i++)
+		urt_join(t[i], NULL);
+	*out = tput_jobs / ((double)(tput_end - t0) / 1e9);
 	return NULL;
 }
 
 static double urt_tput(void)
 {
-	uint64_t t0 = perf_now_ns();
-	urt_run(tput_waiter, NULL, NULL, NULL); /* returns when every task is done */
-	return tput_jobs / ((double)(perf_now_ns() - t0) / 1e9);
+	double rate = 0;
+	/* a stack for every task, as libuv has a uv_work_t for every job */
+	urt_config cfg = {.stack_pool = IN_FLIGHT};
+	urt_run(tput_waiter, &rate, &cfg, NULL);
+	return rate;
 }
 
 /* ---- libuv: uv_queue_work ------------------------------------------------ */
 
 static int uv_left;
-static uv_work_t uv_reqs[1000];
+static uv_work_t uv_reqs[IN_FLIGHT];
 static void uv_work(uv_work_t *r) { (void)r; }
 static void uv_after_rtt(uv_work_t *r, int status)
 {
@@ -98,7 +130,7 @@ static int uv_tput_left;
 static void uv_after_tput(uv_work_t *r, int status)
 {
 	(void)status;
-	if (--uv_tput_left >= 1000)
+	if (--uv_tput_left >= IN_FLIGHT)
 		uv_queue_work(r->loop, r, uv_work, uv_after_tput);
 }
 
@@ -108,7 +140,7 @@ static double uv_tput(void)
 	uv_loop_init(&loop);
 	uv_tput_left = tput_jobs;
 	uint64_t t0 = perf_now_ns();
-	for (int i = 0; i < 1000; i++)
+	for (int i = 0; i < IN_FLIGHT; i++)
 		uv_queue_work(&loop, &uv_reqs[i], uv_work, uv_after_tput);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	double r = tput_jobs / ((double)(perf_now_ns() - t0) / 1e9);
@@ -272,6 +304,9 @@ int main(int argc, char **argv)
 	if (perf_has_flag(argc, argv, "--quick"))
 		rounds = 3, iters = 200, tput_jobs = 4000;
 	pin = perf_has_flag(argc, argv, "--pin");
+	for (int i = 1; i + 1 < argc; i++)
+		if (!strcmp(argv[i], "--only"))
+			only = argv[i + 1];
 	if (getenv("BENCH_THREADS"))
 		urt_offload_configure(&(urt_offload_config){.blocking_threads = (unsigned)atoi(getenv("BENCH_THREADS"))});
 	if (getenv("BENCH_NOSPIN"))
@@ -282,44 +317,54 @@ int main(int argc, char **argv)
 	}
 	double a[32], b[32];
 	/* to_thread round trip */
-	for (int r = 0; r < rounds; r++) {
-		a[r] = urt_rtt();
-		b[r] = uv_rtt();
+	if (want("rtt")) {
+		for (int r = 0; r < rounds; r++) {
+			a[r] = urt_rtt();
+			b[r] = uv_rtt();
+		}
+		emit("offload_rtt", perf_median(a, rounds), perf_median(b, rounds), "libuv uv_queue_work", "us", 0.7, 1);
 	}
-	emit("offload_rtt", perf_median(a, rounds), perf_median(b, rounds), "libuv uv_queue_work", "us", 0.7, 1);
 	/* throughput */
-	for (int r = 0; r < rounds; r++) {
-		a[r] = urt_tput();
-		b[r] = uv_tput();
+	if (want("tput")) {
+		for (int r = 0; r < rounds; r++) {
+			a[r] = urt_tput();
+			b[r] = uv_tput();
+		}
+		emit("offload_tput_1000", perf_median(a, rounds), perf_median(b, rounds), "libuv uv_queue_work", "jobs/s", 1.5, 0);
 	}
-	emit("offload_tput_1000", perf_median(a, rounds), perf_median(b, rounds), "libuv uv_queue_work", "jobs/s", 1.5, 0);
-	/* cross-thread submit */
-	server s = {0};
-	pthread_create(&s.th, NULL, server_thread, &s);
-	while (!atomic_load(&s.loop))
-		sched_yield();
-	uv_loop_init(&uv_srv_loop);
-	uv_async_init(&uv_srv_loop, &uv_ping, on_ping);
-	uv_async_init(&uv_srv_loop, &uv_quit, on_quit);
-	pthread_t uvt;
-	pthread_create(&uvt, NULL, uv_server, NULL);
-	for (int r = 0; r < rounds; r++) {
-		a[r] = urt_submit_rtt(&s);
-		b[r] = uv_submit_rtt();
+	if (want("submit") || want("l2l")) {
+		/* cross-thread submit */
+		server s = {0};
+		pthread_create(&s.th, NULL, server_thread, &s);
+		while (!atomic_load(&s.loop))
+			sched_yield();
+		uv_loop_init(&uv_srv_loop);
+		uv_async_init(&uv_srv_loop, &uv_ping, on_ping);
+		uv_async_init(&uv_srv_loop, &uv_quit, on_quit);
+		pthread_t uvt;
+		pthread_create(&uvt, NULL, uv_server, NULL);
+		if (want("submit")) {
+			for (int r = 0; r < rounds; r++) {
+				a[r] = urt_submit_rtt(&s);
+				b[r] = uv_submit_rtt();
+			}
+			emit("submit_rtt", perf_median(a, rounds), perf_median(b, rounds), "libuv uv_async_send", "us", 1.0, 1);
+		}
+		/* loop to loop: the peer loop is the server */
+		l2l_peer = atomic_load(&s.loop);
+		if (want("l2l")) {
+			for (int r = 0; r < rounds; r++) {
+				a[r] = l2l_rtt(URT_OFFLOAD_MSG_RING);
+				b[r] = l2l_rtt(0);
+			}
+			emit("loop2loop_rtt_msgring", perf_median(a, rounds), perf_median(b, rounds), "urt eventfd inbox", "us", 1.0, 1);
+		}
+		atomic_store(&s.stop, 1);
+		pthread_join(s.th, NULL);
+		uv_async_send(&uv_quit);
+		pthread_join(uvt, NULL);
+		uv_loop_close(&uv_srv_loop);
 	}
-	emit("submit_rtt", perf_median(a, rounds), perf_median(b, rounds), "libuv uv_async_send", "us", 1.0, 1);
-	/* loop to loop: the peer loop is the server */
-	l2l_peer = atomic_load(&s.loop);
-	for (int r = 0; r < rounds; r++) {
-		a[r] = l2l_rtt(URT_OFFLOAD_MSG_RING);
-		b[r] = l2l_rtt(0);
-	}
-	emit("loop2loop_rtt_msgring", perf_median(a, rounds), perf_median(b, rounds), "urt eventfd inbox", "us", 1.0, 1);
-	atomic_store(&s.stop, 1);
-	pthread_join(s.th, NULL);
-	uv_async_send(&uv_quit);
-	pthread_join(uvt, NULL);
-	uv_loop_close(&uv_srv_loop);
 	urt_offload_shutdown();
 	return 0;
 }

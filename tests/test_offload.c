@@ -237,6 +237,107 @@ Test(offload, context_propagated_and_isolated, .timeout = 10)
 	run_main(ctx_main, NULL);
 }
 
+static void *gated_task(void *arg);
+
+/* An empty context is copied on the worker, not the loop: the copy must
+ * still be the job's own, so a set in one job is not seen by the next. */
+static void *empty_ctx_main(void *arg)
+{
+	(void)arg;
+	urt_offload_configure(&(urt_offload_config){.blocking_threads = 1});
+	for (int i = 0; i < 20; i++) {
+		void *seen = (void *)"unset";
+		cr_assert_eq(urt_to_thread(ctx_job, NULL, &seen), 0);
+		cr_expect_null(seen, "job %d saw a value an earlier job set: %s", i, (char *)seen);
+		urt_future *f;
+		cr_assert_eq(urt_to_thread_try(ctx_job, NULL, &f), 0);
+		seen = (void *)"unset";
+		cr_expect_eq(urt_future_wait(f, UINT64_MAX, &seen), 0);
+		cr_expect_null(seen, "future job %d saw %s", i, (char *)seen);
+		urt_future_release(f);
+	}
+	cr_expect_null(urt_ctxvar_get(req_var));
+	return NULL;
+}
+
+Test(offload, empty_context_isolated_on_worker, .timeout = 10)
+{
+	cr_assert_eq(urt_ctxvar_create(&req_var, "request", NULL, NULL, 0), 0);
+	run_main(empty_ctx_main, NULL);
+	urt_offload_configure(&(urt_offload_config){.blocking_threads = 64});
+}
+
+/* ---- growth: a limit, not a target ------------------------------------------ */
+
+static long trivial_left;
+
+static void *trivial_job(void *arg) { return arg; }
+
+static void *trivial_task(void *arg)
+{
+	(void)arg;
+	while (trivial_left-- > 0) /* one loop thread: no race */
+		if (urt_to_thread(trivial_job, NULL, NULL) != 0)
+			return (void *)1;
+	return NULL;
+}
+
+static void *many_trivial_main(void *arg)
+{
+	(void)arg;
+	urt_task *t[200];
+	trivial_left = 20000;
+	for (int i = 0; i < 200; i++)
+		cr_assert_eq(urt_spawn(&t[i], trivial_task, NULL, NULL), 0);
+	for (int i = 0; i < 200; i++) {
+		void *r;
+		urt_join(t[i], &r);
+		cr_expect_null(r);
+	}
+	urt_offload_stats st;
+	urt_offload_stats_get(URT_POOL_BLOCKING, &st);
+	/* a thread per CPU runs them; a few more at most if the machine is
+	 * so loaded that jobs waited over a growth period (the old pool went
+	 * to its cap of 64 here) */
+	cr_expect_leq(st.threads, 16, "%u threads for trivial jobs", st.threads);
+	cr_expect_geq(st.threads, 1);
+	return NULL;
+}
+
+Test(offload, trivial_jobs_do_not_fill_the_cap, .timeout = 20)
+{
+	run_main(many_trivial_main, NULL);
+}
+
+static void *gated_all_enter_main(void *arg)
+{
+	(void)arg;
+	urt_task *t[6];
+	for (intptr_t i = 0; i < 6; i++)
+		cr_assert_eq(urt_spawn(&t[i], gated_task, (void *)(i + 1), NULL), 0);
+	/* no job finishes until every one started: only growth can start them */
+	for (int i = 0; i < 2000 && atomic_load(&gate_entered) < 6; i++)
+		urt_sleep(MS);
+	cr_expect_eq(atomic_load(&gate_entered), 6, "blocked jobs got %d threads", atomic_load(&gate_entered));
+	urt_offload_stats st;
+	urt_offload_stats_get(URT_POOL_BLOCKING, &st);
+	cr_expect_geq(st.threads, 6);
+	cr_expect_eq(st.queued, 0);
+	atomic_store(&gate_open, 1);
+	for (intptr_t i = 0; i < 6; i++) {
+		void *r;
+		urt_join(t[i], &r);
+		cr_expect_eq((intptr_t)r, i + 1);
+	}
+	return NULL;
+}
+
+Test(offload, blocked_jobs_grow_the_pool, .timeout = 20)
+{
+	gate_reset();
+	run_main(gated_all_enter_main, NULL);
+}
+
 /* ---- the CPU pool cannot starve the blocking pool ------------------------- */
 
 static void *spin_job(void *arg)

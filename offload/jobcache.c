@@ -1,0 +1,91 @@
+/* Recycled job records, per thread. A task's job is allocated and freed on
+ * its loop's thread (call_in_pool, job_done, job_interrupt), so a plain
+ * thread-local free list serves it without locks; it takes malloc (whose
+ * per-thread cache holds only a few records of a size, far fewer than the
+ * jobs a loop keeps in flight) off the loop's path. The list is bounded
+ * and freed when the thread exits. */
+#include "offload_internal.h"
+#include "ctx_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JOB_CACHE_MAX 1024 /* records kept per thread */
+
+static __thread struct urt__job *cache;   /* linked through next */
+static __thread unsigned cache_n;
+static __thread bool cache_registered;    /* exit destructor armed */
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_drain(void *unused)
+{
+	(void)unused;
+	while (cache) {
+		struct urt__job *j = cache;
+		cache = j->next;
+		free(j);
+	}
+	cache_n = 0;
+}
+
+static void cache_key_make(void) { (void)pthread_key_create(&cache_key, cache_drain); }
+
+struct urt__job *urt__job_alloc(void)
+{
+	if (urt__fault(URT_FAULT_ALLOC))
+		return NULL;
+	struct urt__job *j = cache;
+	if (!j)
+		return calloc(1, sizeof *j);
+	cache = j->next;
+	cache_n--;
+	memset(j, 0, sizeof *j);
+	return j;
+}
+
+void urt__job_recycle(struct urt__job *j)
+{
+	if (cache_n >= JOB_CACHE_MAX) {
+		free(j);
+		return;
+	}
+	if (!cache_registered) {
+		pthread_once(&cache_once, cache_key_make);
+		/* any non-NULL value: the destructor runs at thread exit */
+		if (pthread_setspecific(cache_key, &cache_once) != 0) {
+			free(j);
+			return;
+		}
+		cache_registered = true;
+	}
+	j->next = cache;
+	cache = j;
+	cache_n++;
+}
+
+/* The shared empty context, as a fresh worker thread finds it in its own
+ * slot (no variable set on that thread, ever: its jobs run in boxes). */
+static _Atomic(urt_ctx *) empty_ctx;
+
+int urt__job_capture(struct urt__job *job)
+{
+	urt_ctx *empty = atomic_load_explicit(&empty_ctx, memory_order_relaxed);
+	if (empty && *urt__ctx_cur == empty) {
+		job->ctx_on_worker = true;
+		return 0;
+	}
+	job->ctx = urt_ctx_capture();
+	return job->ctx ? 0 : -ENOMEM;
+}
+
+int urt__job_capture_late(struct urt__job *job)
+{
+	if (!atomic_load_explicit(&empty_ctx, memory_order_relaxed))
+		atomic_store_explicit(&empty_ctx, urt__ctx_own, memory_order_relaxed);
+	if (!job->ctx_on_worker)
+		return 0;
+	job->ctx = urt_ctx_capture(); /* a copy of this thread's empty one */
+	return job->ctx ? 0 : -ENOMEM;
+}
