@@ -24,6 +24,8 @@
  * job waits on a list (its task stays parked: that is the back-pressure), a
  * plain thread gets -EAGAIN. */
 #include "offload_internal.h"
+#include "probes.h"
+#include "stats_provider.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -366,6 +368,7 @@ static int unlock_and_spawn(struct urt__pool *p)
 
 int urt__pool_submit(struct urt__pool *p, struct urt__job *job, bool may_wait)
 {
+	URT_PROBE2(offload_queue, job, p == &urt__pool_cpu);
 	job->pool = p;
 	if (intake_push(p, job) && atomic_load(&p->fast_ok))
 		return 0;
@@ -440,6 +443,7 @@ static void execute(struct urt__job *job)
 		return;
 	}
 	current_job = job;
+	URT_PROBE1(offload_start, job);
 	if (job->ctx) {
 		if (urt_ctx_run(job->ctx, job->fn, job->arg, &job->result) < 0)
 			job->result = job->fn(job->arg); /* cannot happen: the ctx is ours alone */
@@ -447,6 +451,7 @@ static void execute(struct urt__job *job)
 		job->result = job->fn(job->arg);
 	}
 	current_job = NULL;
+	URT_PROBE2(offload_done, job, job->err);
 	/* values only this job held are destroyed here, on the worker */
 	urt_ctx_release(job->ctx);
 	job->ctx = NULL;
@@ -771,4 +776,32 @@ int urt_offload_shutdown(void)
 	pool_stop(&urt__pool_blocking);
 	pool_stop(&urt__pool_cpu);
 	return 0;
+}
+
+/* ---- the "offload" section of urt_stats_dump_json / URT_STATS ---------- */
+
+static void stats_pool_json(FILE *out, const char *name, int pool)
+{
+	urt_offload_stats s;
+	urt_offload_stats_get(pool, &s);
+	fprintf(out, "\"%s\":{\"threads\":%u,\"idle\":%u,\"running\":%u,\"queued\":%u,"
+		     "\"waiting\":%u,\"done\":%llu}",
+		name, s.threads, s.idle, s.running, s.queued, s.waiting, (unsigned long long)s.done);
+}
+
+static int stats_json(FILE *out, void *arg)
+{
+	(void)arg;
+	fputc('{', out);
+	stats_pool_json(out, "blocking", URT_POOL_BLOCKING);
+	fputc(',', out);
+	stats_pool_json(out, "cpu", URT_POOL_CPU);
+	fputc('}', out);
+	return 0;
+}
+
+/* Registered for the life of the process once the pools are linked in. */
+__attribute__((constructor)) static void stats_register(void)
+{
+	urt__stats_provider_register("offload", stats_json, NULL);
 }
