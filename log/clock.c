@@ -16,7 +16,8 @@
 #define URT_LOG_HAVE_TSC 1
 #endif
 
-static bool use_tsc;                 /* set once by urt__log_clock_init */
+bool urt__log_use_tsc;                /* set once by urt__log_clock_init; read inline by producers */
+#define use_tsc urt__log_use_tsc
 static uint64_t first_tsc;           /* long-baseline origin */
 static int64_t first_ns;
 static uint64_t anchor_tsc;          /* latest anchor */
@@ -79,14 +80,7 @@ static void clock_init_once(void)
 
 void urt__log_clock_init(void) { pthread_once(&clock_once, clock_init_once); }
 
-uint64_t urt__log_clock_raw(void)
-{
-#ifdef URT_LOG_HAVE_TSC
-	if (URT_LOG_LIKELY(use_tsc))
-		return __rdtsc();
-#endif
-	return (uint64_t)realtime_ns();
-}
+uint64_t urt__log_clock_raw_slow(void) { return (uint64_t)realtime_ns(); }
 
 int64_t urt__log_clock_ns(uint64_t raw)
 {
@@ -101,10 +95,14 @@ void urt__log_clock_recalibrate(void)
 #ifdef URT_LOG_HAVE_TSC
 	if (!use_tsc)
 		return;
+	/* at most every 100 ms; checked on the TSC first, since the writer
+	 * calls this after every batch and pair() reads the clock 5 times */
+	if ((double)(__rdtsc() - anchor_tsc) * ns_per_tick < 100000000.0)
+		return;
 	uint64_t t = 0;
 	int64_t n = 0;
 	pair(&t, &n);
-	if (n - anchor_ns < 100000000) /* at most every 100 ms */
+	if (n - anchor_ns < 100000000)
 		return;
 	if (n > first_ns && t > first_tsc)
 		ns_per_tick = (double)(n - first_ns) / (double)(t - first_tsc);

@@ -72,29 +72,59 @@ static void civil(int64_t days, int *y, unsigned *m, unsigned *d)
 	*y = (int)(yoe + era * 400) + (*m <= 2);
 }
 
-void urt__log_format_time(struct urt_log_buf *b, int64_t ns)
+/* "YYYY-MM-DDTHH:MM:SS." of one second, per thread: the writer formats
+ * thousands of records per second, so the date is computed once a second.
+ * sec is INT64_MIN while text is rewritten: the crash handler (which may
+ * interrupt this thread) then formats without the cache. */
+static __thread struct { int64_t sec; char text[20]; } time_cache = {INT64_MIN, {0}};
+
+static void put_digits(char *p, uint64_t v, int width)
 {
-	int64_t sec = ns >= 0 ? ns / 1000000000 : (ns - 999999999) / 1000000000;
-	int64_t us = (ns - sec * 1000000000) / 1000;
+	for (int i = width - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+static void second_text(char *t, int64_t sec)
+{
 	int64_t days = sec >= 0 ? sec / 86400 : (sec - 86399) / 86400;
 	int64_t sod = sec - days * 86400;
 	int y;
 	unsigned m, d;
 	civil(days, &y, &m, &d);
-	put_uint(b, (uint64_t)(y < 0 ? 0 : y), 4);
-	urt__log_buf_put(b, "-", 1);
-	put_uint(b, m, 2);
-	urt__log_buf_put(b, "-", 1);
-	put_uint(b, d, 2);
-	urt__log_buf_put(b, "T", 1);
-	put_uint(b, (uint64_t)sod / 3600, 2);
-	urt__log_buf_put(b, ":", 1);
-	put_uint(b, (uint64_t)sod / 60 % 60, 2);
-	urt__log_buf_put(b, ":", 1);
-	put_uint(b, (uint64_t)sod % 60, 2);
-	urt__log_buf_put(b, ".", 1);
-	put_uint(b, (uint64_t)us, 6);
-	urt__log_buf_put(b, "Z", 1);
+	put_digits(t, (uint64_t)(y < 0 ? 0 : y) % 10000, 4);
+	t[4] = '-';
+	put_digits(t + 5, m, 2);
+	t[7] = '-';
+	put_digits(t + 8, d, 2);
+	t[10] = 'T';
+	put_digits(t + 11, (uint64_t)sod / 3600, 2);
+	t[13] = ':';
+	put_digits(t + 14, (uint64_t)sod / 60 % 60, 2);
+	t[16] = ':';
+	put_digits(t + 17, (uint64_t)sod % 60, 2);
+	t[19] = '.';
+}
+
+void urt__log_format_time(struct urt_log_buf *b, int64_t ns)
+{
+	int64_t sec = ns >= 0 ? ns / 1000000000 : (ns - 999999999) / 1000000000;
+	int64_t us = (ns - sec * 1000000000) / 1000;
+	char t[27];
+	if (time_cache.sec == sec && sec != INT64_MIN) {
+		memcpy(t, time_cache.text, 20);
+	} else {
+		second_text(t, sec);
+		time_cache.sec = INT64_MIN;
+		atomic_signal_fence(memory_order_seq_cst);
+		memcpy(time_cache.text, t, 20);
+		atomic_signal_fence(memory_order_seq_cst);
+		time_cache.sec = sec;
+	}
+	put_digits(t + 20, (uint64_t)us, 6);
+	t[26] = 'Z';
+	urt__log_buf_put(b, t, 27);
 }
 
 const unsigned char *urt__log_rec_fields(const struct urt_log_rec *rec)

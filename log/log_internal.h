@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include "urt_log.h"
 #include "fault.h" /* allocation and ring set-up seams (testing builds) */
 
@@ -116,6 +117,10 @@ struct urt_logger {
 	bool error_reported;         /* the sink failure line was printed */
 	uint64_t file_size;          /* FILE sink: bytes in the current file */
 	struct urt_log_buf out;      /* formatted batch */
+	struct urt_log_buf spare;    /* the other batch buffer: in flight or empty */
+	bool inflight;               /* spare is being written by an io_uring SQE */
+	struct iovec *inflight_iov;  /* the SQE's iovec (lives until its CQE) */
+	uint64_t inflight_records;   /* records in the in-flight batch */
 	struct urt_log_buf msg;      /* one message before escaping */
 	uint64_t batch_records;      /* records in out */
 	void *uring;                 /* struct io_uring *, NULL: plain writev */
@@ -133,7 +138,19 @@ void urt__log_wake_writer(struct urt_logger *lg);
 
 /* ---- clock.c: raw timestamps and their conversion ------------------------ */
 void urt__log_clock_init(void);
-uint64_t urt__log_clock_raw(void);
+extern bool urt__log_use_tsc;
+uint64_t urt__log_clock_raw_slow(void); /* CLOCK_REALTIME ns */
+/* Inline: a cold log call (after the thread slept) pays a cache and TLB
+ * miss for every code page and data line it touches, so the hot path
+ * stays in record.c's code and a few data lines. */
+static inline uint64_t urt__log_clock_raw(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	if (URT_LOG_LIKELY(urt__log_use_tsc))
+		return __builtin_ia32_rdtsc();
+#endif
+	return urt__log_clock_raw_slow();
+}
 /* raw -> ns since the epoch (CLOCK_REALTIME) */
 int64_t urt__log_clock_ns(uint64_t raw);
 /* writer: refresh the calibration now and then */
@@ -144,14 +161,59 @@ void urt__log_clock_recalibrate(void);
 int urt__log_parse_fmt(const char *fmt, unsigned char *types, unsigned max);
 
 /* ---- ring.c -------------------------------------------------------------- */
+/* This thread's ring and the logger generation it belongs to. initial-exec:
+ * one load from the thread pointer, no __tls_get_addr on the hot path. */
+extern __thread struct urt_log_ring *urt__log_tls_ring __attribute__((tls_model("initial-exec")));
+extern __thread uint64_t urt__log_tls_gen __attribute__((tls_model("initial-exec")));
+/* Register a ring for this thread; NULL on ENOMEM or a closing logger. */
+struct urt_log_ring *urt__log_ring_attach(struct urt_logger *lg);
+/* Past half full: wake the writer if it sleeps (out of line, rare). */
+void urt__log_ring_half_full(struct urt_log_ring *r, uint64_t head);
+
 /* This thread's ring for lg, registering one on first use; NULL on ENOMEM. */
-struct urt_log_ring *urt__log_ring_get(struct urt_logger *lg);
+static inline struct urt_log_ring *urt__log_ring_get(struct urt_logger *lg)
+{
+	struct urt_log_ring *r = urt__log_tls_ring;
+	if (URT_LOG_LIKELY(r && urt__log_tls_gen == lg->gen))
+		return r;
+	return urt__log_ring_attach(lg);
+}
+
 /* Reserve size bytes (8-aligned); NULL when full. */
-void *urt__log_ring_reserve(struct urt_log_ring *r, uint32_t size);
+static inline void *urt__log_ring_reserve(struct urt_log_ring *r, uint32_t size)
+{
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t off = head & r->mask;
+	uint64_t need = off + size > r->cap ? (r->cap - off) + size : size;
+	if (head + need - r->tail_cache > r->cap) {
+		r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+		if (head + need - r->tail_cache > r->cap)
+			return NULL;
+	}
+	if (need != size) { /* wrap: marker now, published with the record */
+		struct urt_log_rec *m = (struct urt_log_rec *)(r->buf + off);
+		m->size = 0;
+		head += r->cap - off;
+	}
+	r->resv = head;
+	return r->buf + (head & r->mask);
+}
+
 /* Publish the record reserved last. */
-void urt__log_ring_publish(struct urt_log_ring *r, uint32_t size);
-/* Wait for room per policy. Returns a reservation or NULL (dropped). */
-void *urt__log_ring_wait_room(struct urt_logger *lg, struct urt_log_ring *r, uint32_t size);
+static inline void urt__log_ring_publish(struct urt_log_ring *r, uint32_t size)
+{
+	atomic_store_explicit(&r->produced,
+			      atomic_load_explicit(&r->produced, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	uint64_t head = r->resv + size;
+	atomic_store_explicit(&r->head, head, memory_order_release);
+	if (URT_LOG_UNLIKELY(head - r->tail_cache > r->cap / 2))
+		urt__log_ring_half_full(r, head);
+}
+/* Wait for room per policy. Returns a reservation or NULL (dropped: counted,
+ * and the log_drop probe fires with level). */
+void *urt__log_ring_wait_room(struct urt_logger *lg, struct urt_log_ring *r, uint32_t size,
+			      int level);
 /* Consumer: the record at pos (skipping a wrap marker, *pos updated), or NULL if pos == end. */
 struct urt_log_rec *urt__log_ring_peek(struct urt_log_ring *r, uint64_t *pos, uint64_t end);
 void urt__log_ring_free(struct urt_log_ring *r);

@@ -8,12 +8,14 @@
  * before the fork are written by the parent only. */
 #include <errno.h>
 #include <linux/futex.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include "log_internal.h"
+#include "stats_provider.h" /* core's registry: the "log" section */
 
 pthread_mutex_t urt__log_lock = PTHREAD_MUTEX_INITIALIZER;
 struct urt_logger *_Atomic urt__log_g;
@@ -21,6 +23,7 @@ int urt__log_level = URT_LOG_LVL_OFF;
 static int configured_level = URT_LOG_LVL_OFF; /* level to restore; under the lock */
 static uint64_t next_gen = 1;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static bool stats_registered; /* "log" stats section is ours (open/close don't race) */
 
 void urt__log_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t timeout_ns)
 {
@@ -53,6 +56,8 @@ static void atfork_child(void)
 }
 static void atfork_init(void) { pthread_atfork(atfork_prepare, atfork_parent, atfork_child); }
 
+static int stats_section(FILE *out, void *arg);
+
 static int check_cfg(const urt_log_config *cfg)
 {
 	if (!cfg)
@@ -80,6 +85,8 @@ static void logger_free(struct urt_logger *lg)
 	urt__log_io_fini(lg);
 	urt__log_sink_close(lg);
 	free(lg->out.p);
+	free(lg->spare.p);
+	free(lg->inflight_iov);
 	free(lg->msg.p);
 	free(lg->snap);
 	free(lg->path_copy);
@@ -122,8 +129,14 @@ int urt_log_open(const urt_log_config *cfg)
 		return -EALREADY;
 	}
 	r = urt__log_sink_open(lg);
-	if (r == 0 && !urt__log_buf_reserve(&lg->out, URT_LOG_OUT_CAP + 4096))
+	if (r == 0 && (!urt__log_buf_reserve(&lg->out, URT_LOG_OUT_CAP + 4096) ||
+		       !urt__log_buf_reserve(&lg->spare, URT_LOG_OUT_CAP + 4096)))
 		r = -ENOMEM;
+	if (r == 0) {
+		lg->inflight_iov = urt__fault(URT_FAULT_ALLOC) ? NULL : calloc(1, sizeof(struct iovec));
+		if (!lg->inflight_iov)
+			r = -ENOMEM;
+	}
 	if (r == 0) {
 		urt__log_io_init(lg);
 		lg->gen = next_gen++;
@@ -143,11 +156,18 @@ int urt_log_open(const urt_log_config *cfg)
 	if (!cfg->no_crash_flush)
 		urt__log_crash_install(lg);
 	pthread_mutex_unlock(&urt__log_lock);
+	/* stats are optional: a full registry or a taken name leaves them out */
+	stats_registered = urt__stats_provider_register("log", stats_section, lg) == 0;
 	return 0;
 }
 
 int urt_log_close(void)
 {
+	/* before anything is freed, and outside urt__log_lock (lock order) */
+	if (stats_registered) {
+		(void)urt__stats_provider_unregister("log");
+		stats_registered = false;
+	}
 	pthread_mutex_lock(&urt__log_lock);
 	struct urt_logger *lg = atomic_load(&urt__log_g);
 	if (!lg) {
@@ -221,16 +241,9 @@ int urt_log_set_level(int level)
 
 int urt_log_get_level(void) { return __atomic_load_n(&urt__log_level, __ATOMIC_RELAXED); }
 
-int urt_log_stats_get(urt_log_stats *out)
+/* lg's counters into out; urt__log_lock held (the ring list). */
+static void stats_collect(struct urt_logger *lg, urt_log_stats *out)
 {
-	if (!out)
-		return -EINVAL;
-	pthread_mutex_lock(&urt__log_lock);
-	struct urt_logger *lg = atomic_load(&urt__log_g);
-	if (!lg) {
-		pthread_mutex_unlock(&urt__log_lock);
-		return -ENOENT;
-	}
 	memset(out, 0, sizeof *out);
 	out->produced = atomic_load(&lg->retired_produced);
 	out->dropped = atomic_load(&lg->retired_dropped);
@@ -243,6 +256,37 @@ int urt_log_stats_get(urt_log_stats *out)
 	out->bytes = atomic_load(&lg->bytes);
 	out->sink_errors = atomic_load(&lg->sink_errors);
 	out->rotations = atomic_load(&lg->rotations);
+}
+
+int urt_log_stats_get(urt_log_stats *out)
+{
+	if (!out)
+		return -EINVAL;
+	pthread_mutex_lock(&urt__log_lock);
+	struct urt_logger *lg = atomic_load(&urt__log_g);
+	if (!lg) {
+		pthread_mutex_unlock(&urt__log_lock);
+		return -ENOENT;
+	}
+	stats_collect(lg, out);
 	pthread_mutex_unlock(&urt__log_lock);
+	return 0;
+}
+
+/* The "log" section of urt_stats_dump_json. Runs under the registry lock,
+ * which is always taken before urt__log_lock (open and close
+ * (un)register outside urt__log_lock), so this may take it. */
+static int stats_section(FILE *out, void *arg)
+{
+	struct urt_logger *lg = arg;
+	urt_log_stats s;
+	pthread_mutex_lock(&urt__log_lock);
+	stats_collect(lg, &s);
+	pthread_mutex_unlock(&urt__log_lock);
+	fprintf(out, "{\"produced\":%llu,\"written\":%llu,\"dropped\":%llu,\"bytes\":%llu,"
+		     "\"sink_errors\":%llu}",
+		(unsigned long long)s.produced, (unsigned long long)s.written,
+		(unsigned long long)s.dropped, (unsigned long long)s.bytes,
+		(unsigned long long)s.sink_errors);
 	return 0;
 }

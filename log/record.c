@@ -183,7 +183,7 @@ void urt__log_emit(struct urt_log_site *site, int level, const urt_log_kv *kv, u
 
 	unsigned char *p = urt__log_ring_reserve(r, size);
 	if (URT_LOG_UNLIKELY(!p)) {
-		p = urt__log_ring_wait_room(lg, r, size);
+		p = urt__log_ring_wait_room(lg, r, size, level);
 		if (!p) {
 			va_end(ap);
 			errno = saved_errno;

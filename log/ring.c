@@ -7,9 +7,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "log_internal.h"
+#include "probes.h"
 
-static __thread struct urt_log_ring *tls_ring; /* this thread's ring */
-static __thread uint64_t tls_gen;              /* logger generation it belongs to */
+__thread struct urt_log_ring *urt__log_tls_ring __attribute__((tls_model("initial-exec")));
+__thread uint64_t urt__log_tls_gen __attribute__((tls_model("initial-exec")));
+#define tls_ring urt__log_tls_ring
+#define tls_gen urt__log_tls_gen
 static pthread_key_t ring_key;                 /* runs ring_thread_exit */
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 
@@ -53,7 +56,7 @@ void urt__log_ring_free(struct urt_log_ring *r)
 	free(r);
 }
 
-static struct urt_log_ring *ring_attach(struct urt_logger *lg)
+struct urt_log_ring *urt__log_ring_attach(struct urt_logger *lg)
 {
 	pthread_once(&key_once, key_init);
 	struct urt_log_ring *r = ring_new(lg->cfg.buffer_size);
@@ -75,53 +78,19 @@ static struct urt_log_ring *ring_attach(struct urt_logger *lg)
 	return r;
 }
 
-struct urt_log_ring *urt__log_ring_get(struct urt_logger *lg)
+void urt__log_ring_half_full(struct urt_log_ring *r, uint64_t head)
 {
-	struct urt_log_ring *r = tls_ring;
-	if (URT_LOG_LIKELY(r && tls_gen == lg->gen))
-		return r;
-	return ring_attach(lg);
-}
-
-void *urt__log_ring_reserve(struct urt_log_ring *r, uint32_t size)
-{
-	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	uint64_t off = head & r->mask;
-	uint64_t need = off + size > r->cap ? (r->cap - off) + size : size;
-	if (head + need - r->tail_cache > r->cap) {
+	struct urt_logger *lg = atomic_load_explicit(&urt__log_g, memory_order_relaxed);
+	if (lg && atomic_load_explicit(&lg->writer_sleeping, memory_order_relaxed)) {
 		r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
-		if (head + need - r->tail_cache > r->cap)
-			return NULL;
-	}
-	if (need != size) { /* wrap: marker now, published with the record */
-		struct urt_log_rec *m = (struct urt_log_rec *)(r->buf + off);
-		m->size = 0;
-		head += r->cap - off;
-	}
-	r->resv = head;
-	return r->buf + (head & r->mask);
-}
-
-void urt__log_ring_publish(struct urt_log_ring *r, uint32_t size)
-{
-	atomic_store_explicit(&r->produced,
-			      atomic_load_explicit(&r->produced, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
-	uint64_t head = r->resv + size;
-	atomic_store_explicit(&r->head, head, memory_order_release);
-	/* past half full with the writer asleep: wake it (rare) */
-	if (URT_LOG_UNLIKELY(head - r->tail_cache > r->cap / 2)) {
-		struct urt_logger *lg = atomic_load_explicit(&urt__log_g, memory_order_relaxed);
-		if (lg && atomic_load_explicit(&lg->writer_sleeping, memory_order_relaxed)) {
-			r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
-			if (head - r->tail_cache > r->cap / 2)
-				urt__log_wake_writer(lg);
-		}
+		if (head - r->tail_cache > r->cap / 2)
+			urt__log_wake_writer(lg);
 	}
 }
 
-static void *drop(struct urt_log_ring *r)
+static void *drop(struct urt_log_ring *r, int level)
 {
+	URT_PROBE1(log_drop, level);
 	atomic_store_explicit(&r->dropped,
 			      atomic_load_explicit(&r->dropped, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
@@ -132,17 +101,18 @@ static void *drop(struct urt_log_ring *r)
 	return NULL;
 }
 
-void *urt__log_ring_wait_room(struct urt_logger *lg, struct urt_log_ring *r, uint32_t size)
+void *urt__log_ring_wait_room(struct urt_logger *lg, struct urt_log_ring *r, uint32_t size,
+			      int level)
 {
 	if (size > r->cap / 2 || lg->cfg.policy == URT_LOG_DROP || atomic_load(&urt__log_crashing))
-		return drop(r);
+		return drop(r, level);
 	if (urt_self()) {
 		/* a task: park with a short growing sleep so its loop runs on */
 		uint64_t delay = 20000;
 		for (;;) {
 			urt__log_wake_writer(lg);
 			if (urt_sleep(delay) < 0) /* cancelled or past its deadline */
-				return drop(r);
+				return drop(r, level);
 			void *p = urt__log_ring_reserve(r, size);
 			if (p)
 				return p;
@@ -150,8 +120,9 @@ void *urt__log_ring_wait_room(struct urt_logger *lg, struct urt_log_ring *r, uin
 		}
 	}
 	if (urt_loop_current()) /* the loop thread outside a task never blocks */
-		return drop(r);
-	/* a plain thread: sleep on the writer's room counter */
+		return drop(r, level);
+	/* a plain thread: sleep on the writer's room counter (no spinning:
+	 * measured worse, the spinner takes the CPU the writer needs) */
 	atomic_fetch_add(&lg->room_waiters, 1);
 	void *p;
 	for (;;) {
@@ -163,7 +134,7 @@ void *urt__log_ring_wait_room(struct urt_logger *lg, struct urt_log_ring *r, uin
 		urt__log_futex_wait(&lg->room, seq, 10000000);
 	}
 	atomic_fetch_sub(&lg->room_waiters, 1);
-	return p ? p : drop(r);
+	return p ? p : drop(r, level);
 }
 
 struct urt_log_rec *urt__log_ring_peek(struct urt_log_ring *r, uint64_t *pos, uint64_t end)

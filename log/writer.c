@@ -34,7 +34,8 @@ void urt__log_io_fini(struct urt_logger *lg)
 	}
 }
 
-/* One write attempt: bytes written or -errno. */
+/* One write attempt: bytes written or -errno. Only with no batch in
+ * flight (its CQE would be taken for this one's). */
 static ssize_t io_write(struct urt_logger *lg, const char *p, size_t n)
 {
 	struct iovec iov = {(void *)p, n};
@@ -113,11 +114,75 @@ static void wake_room(struct urt_logger *lg)
 	}
 }
 
+/* Wait for the in-flight batch (if any) and account for it; a short or
+ * failed write is finished (retried, counted) synchronously. */
+static void inflight_complete(struct urt_logger *lg)
+{
+	if (!lg->inflight)
+		return;
+	lg->inflight = false;
+	struct io_uring_cqe *cqe;
+	int r;
+	do
+		r = io_uring_wait_cqe(lg->uring, &cqe);
+	while (r == -EINTR);
+	if (r == 0) {
+		r = cqe->res;
+		io_uring_cqe_seen(lg->uring, cqe);
+	}
+	size_t len = lg->spare.len, done = r > 0 ? (size_t)r : 0;
+	lg->file_size -= len - done; /* counted at submission */
+	if (done) {
+		atomic_fetch_add_explicit(&lg->bytes, done, memory_order_relaxed);
+		if (done == len)
+			atomic_fetch_add_explicit(&lg->written, lg->inflight_records, memory_order_relaxed);
+	}
+	if (done < len) {
+		if (r <= 0 && r != -EINTR && r != -EAGAIN) {
+			atomic_fetch_add_explicit(&lg->sink_errors, 1, memory_order_relaxed);
+			report_once(lg, r == 0 ? -EIO : r);
+		}
+		out_write(lg, lg->spare.p + done, len - done, lg->inflight_records);
+	}
+	lg->spare.len = 0;
+	lg->inflight_records = 0;
+}
+
+/* Hand the batch in out to the sink. With io_uring the write is left in
+ * flight (at most one: the previous one is completed first) and out
+ * swaps with the spare buffer, so the writer goes on draining rings (and
+ * freeing room for producers) while the kernel writes. */
 static void out_flush(struct urt_logger *lg)
 {
 	wake_room(lg); /* records are copied out already: let producers refill while we write */
-	if (lg->out.len)
+	if (!lg->out.len) {
+		lg->batch_records = 0;
+		return;
+	}
+	inflight_complete(lg);
+	struct io_uring_sqe *sqe = lg->uring && !atomic_load(&urt__log_crashing)
+					   ? io_uring_get_sqe(lg->uring) : NULL;
+	if (!sqe) {
 		out_write(lg, lg->out.p, lg->out.len, lg->batch_records);
+	} else {
+		*lg->inflight_iov = (struct iovec){lg->out.p, lg->out.len};
+		io_uring_prep_writev(sqe, lg->fd, lg->inflight_iov, 1, (uint64_t)-1);
+		int r;
+		do
+			r = io_uring_submit(lg->uring);
+		while (r == -EINTR);
+		if (r == 1) {
+			struct urt_log_buf t = lg->spare;
+			lg->spare = lg->out;
+			lg->out = t;
+			lg->inflight = true;
+			lg->inflight_records = lg->batch_records;
+			lg->file_size += lg->spare.len;
+		} else { /* not submitted: drop the ring (and the queued SQE), use writev */
+			urt__log_io_fini(lg);
+			out_write(lg, lg->out.p, lg->out.len, lg->batch_records);
+		}
+	}
 	lg->out.len = 0;
 	lg->batch_records = 0;
 }
@@ -134,6 +199,7 @@ static void format_rec(struct urt_logger *lg, const struct urt_log_rec *rec, pid
 	if (lg->cfg.sink == URT_LOG_SINK_FILE && lg->cfg.rotate_size &&
 	    lg->file_size + lg->out.len > lg->cfg.rotate_size && lg->file_size + before > 0) {
 		/* this record would pass the limit: finish the file first */
+		inflight_complete(lg);
 		out_write(lg, lg->out.p, before, lg->batch_records);
 		lg->batch_records = 0;
 		urt__log_sink_rotate(lg);
@@ -249,6 +315,7 @@ void *urt__log_writer_main(void *arg)
 	for (;;) {
 		atomic_store(&lg->busy, 1);
 		if (atomic_load(&urt__log_crashing)) {
+			inflight_complete(lg); /* lands before what the handler writes */
 			atomic_store(&lg->busy, 0);
 			for (;;) /* the crash handler owns the rings now */
 				pause();
@@ -257,7 +324,11 @@ void *urt__log_writer_main(void *arg)
 		int stop = atomic_load(&lg->stop);
 		size_t n = drain(lg);
 		reclaim(lg);
-		atomic_store(&lg->busy, 0);
+		/* a flush waiter, close, or going idle: the batch must be written;
+		 * otherwise it stays in flight while the next drain runs */
+		if (n == 0 || stop || atomic_load(&lg->flush_done) != req)
+			inflight_complete(lg);
+		atomic_store(&lg->busy, lg->inflight); /* crash hand-over waits for it */
 		if (atomic_load(&lg->flush_done) != req) {
 			atomic_store(&lg->flush_done, req);
 			urt__log_futex_wake(&lg->flush_done);

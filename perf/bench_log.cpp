@@ -29,6 +29,7 @@ extern "C" {
 }
 
 static bool quick;
+static const char *only; // --only latency|throughput|sustained: one part (profiling)
 static double ns_per_tick;
 static const char *urt_path = "/tmp/urt_bench_log_urt.log";
 static const char *spd_path = "/tmp/urt_bench_log_spdlog.log";
@@ -224,13 +225,21 @@ static void sustained()
 
 int main(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++)
+	for (int i = 1; i < argc; i++) {
 		quick |= strcmp(argv[i], "--quick") == 0;
+		if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+			only = argv[++i];
+	}
+	auto want = [](const char *part) { return !only || strcmp(only, part) == 0; };
 	calibrate();
-	latency(1);
-	latency(2);
-	throughput();
-	sustained();
+	if (want("latency")) {
+		latency(1);
+		latency(2);
+	}
+	if (want("throughput"))
+		throughput();
+	if (want("sustained"))
+		sustained();
 	remove(urt_path);
 	remove(spd_path);
 	return 0;

@@ -13,7 +13,8 @@ lib=$build/liburt.so
 [ -f "$lib" ] || { echo "FAIL: $lib not built"; exit 1; }
 notes=$(readelf -n "$lib")
 fail=0
-for p in task_spawn task_switch task_exit submit complete stall; do
+for p in task_spawn task_switch task_exit submit complete stall log_drop \
+	offload_queue offload_start offload_done; do
 	if ! grep -A3 'stapsdt' <<<"$notes" | grep -q "Provider: urt" ||
 	   ! grep -A1 'Provider: urt' <<<"$notes" | grep -qx "[[:space:]]*Name: $p"; then
 		echo "FAIL: probe urt:$p missing from $lib"
