@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "http_parse.h"
@@ -106,11 +107,26 @@ static void work_put(loop_state *ls, work *w)
 	ls->pool = w;
 }
 
+/* Send all of buf with socket sends (IORING_OP_SEND): cheaper in the kernel
+ * than urt_write_all's generic write (no iov_iter set-up, no fsnotify
+ * hook). MSG_NOSIGNAL: a client that went away is an error, not SIGPIPE. */
+static ssize_t send_all(int fd, const char *buf, size_t len)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t w = urt_send(fd, buf + done, len - done, MSG_NOSIGNAL);
+		if (w <= 0)
+			return w < 0 ? w : -EIO;
+		done += (size_t)w;
+	}
+	return (ssize_t)len;
+}
+
 static int flush_out(conn *k)
 {
 	if (!k->w->olen)
 		return 0;
-	ssize_t r = urt_write_all(k->fd, k->w->out, k->w->olen);
+	ssize_t r = send_all(k->fd, k->w->out, k->w->olen);
 	k->w->olen = 0;
 	return r < 0 ? (int)r : 0;
 }
@@ -124,7 +140,7 @@ static int out_append(conn *k, const char *s, size_t n)
 			return r;
 	}
 	if (n > OUT_CAP)
-		return (int)urt_write_all(k->fd, s, n) < 0 ? -EIO : 0;
+		return (int)send_all(k->fd, s, n) < 0 ? -EIO : 0;
 	memcpy(k->w->out + k->w->olen, s, n);
 	k->w->olen += n;
 	return 0;
