@@ -30,6 +30,7 @@
 #define URT_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define URT_NO_DEADLINE UINT64_MAX
 #define URT_NAME_MAX 32
+#define URT_STACK_POOLS 4 /* stack sizes a loop pools */
 
 /* ---- timers: a min-heap of deadlines, one per parked task ------------- */
 typedef struct urt_timer {
@@ -58,7 +59,8 @@ typedef struct urt_stack {
 
 size_t urt__page_size(void);
 size_t urt__stack_round(size_t size);
-/* A stack of at least size bytes; 0 = the loop's default (pooled). */
+/* A stack of at least size bytes; 0 = the loop's default. Stacks of the
+ * default size and of the first few other sizes are pooled. */
 int urt__stack_get(urt_loop *l, size_t size, urt_stack **out);
 void urt__stack_put(urt_loop *l, urt_stack *s);
 /* Usable stack for the context switch: above the guard, below the record. */
@@ -203,9 +205,11 @@ struct urt_loop {
 	urt_task *all;            /* list of every task not yet freed */
 	bool deadlocked;          /* every task waited forever: they were cancelled */
 	urt_task *free_tasks, *free_tasks_tail; /* FIFO record pool */
-	urt_stack *free_stacks;   /* stack pool (default size only) */
-	size_t stack_mapping;     /* mapping size of a default stack (0 until first use) */
-	unsigned nfree_stacks;
+	struct urt_stack_pool {   /* reusable stacks of one mapping size */
+		size_t mapping;   /* 0: slot unused (slot 0: the default size) */
+		urt_stack *free;
+		unsigned n;       /* at most cfg.stack_pool */
+	} stack_pools[URT_STACK_POOLS];
 	urt_config cfg;           /* effective configuration */
 	uint64_t virtual_now;     /* paused-time clock */
 	void *main_fake_stack;    /* ASan bookkeeping for the scheduler context */

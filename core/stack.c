@@ -70,34 +70,55 @@ size_t urt__stack_round(size_t size)
 	return ((size + page - 1) & ~(page - 1)) + page; /* + guard */
 }
 
-/* The mapping size of a default stack, computed once per loop. */
+/* The mapping size of a default stack: slot 0, set on first use. */
 static size_t default_mapping(urt_loop *l)
 {
-	if (URT_UNLIKELY(!l->stack_mapping))
-		l->stack_mapping = urt__stack_round(l->cfg.stack_size);
-	return l->stack_mapping;
+	if (URT_UNLIKELY(!l->stack_pools[0].mapping))
+		l->stack_pools[0].mapping = urt__stack_round(l->cfg.stack_size);
+	return l->stack_pools[0].mapping;
+}
+
+/* The pool for stacks of this mapping size: slot 0 is the loop's default
+ * size, the others are claimed by the first sizes seen (a server that
+ * gives its connection tasks a smaller stack reuses those too). NULL when
+ * every slot holds another size. */
+static struct urt_stack_pool *pool_for(urt_loop *l, size_t mapping)
+{
+	default_mapping(l); /* slot 0 is always the default size */
+	for (unsigned i = 0; i < URT_STACK_POOLS; i++) {
+		struct urt_stack_pool *p = &l->stack_pools[i];
+		if (p->mapping == mapping)
+			return p;
+		if (!p->mapping) {
+			p->mapping = mapping;
+			return p;
+		}
+	}
+	return NULL;
 }
 
 int urt__stack_get(urt_loop *l, size_t size, urt_stack **out)
 {
-	size = size ? urt__stack_round(size) : default_mapping(l);
-	if (size == default_mapping(l) && l->free_stacks) {
-		urt_stack *s = l->free_stacks;
-		l->free_stacks = s->next_free;
-		l->nfree_stacks--;
+	size_t mapping = size ? urt__stack_round(size) : default_mapping(l);
+	struct urt_stack_pool *p = pool_for(l, mapping);
+	if (p && p->free) {
+		urt_stack *s = p->free;
+		p->free = s->next_free;
+		p->n--;
 		*out = s;
 		return 0;
 	}
-	*out = stack_map(size);
+	*out = stack_map(mapping);
 	return *out ? 0 : -ENOMEM;
 }
 
 void urt__stack_put(urt_loop *l, urt_stack *s)
 {
-	if (s->size == default_mapping(l) && l->nfree_stacks < l->cfg.stack_pool) {
-		s->next_free = l->free_stacks;
-		l->free_stacks = s;
-		l->nfree_stacks++;
+	struct urt_stack_pool *p = pool_for(l, s->size);
+	if (p && p->n < l->cfg.stack_pool) {
+		s->next_free = p->free;
+		p->free = s;
+		p->n++;
 		return;
 	}
 	stack_unmap(s);
@@ -105,12 +126,15 @@ void urt__stack_put(urt_loop *l, urt_stack *s)
 
 void urt__stack_pool_drain(urt_loop *l)
 {
-	while (l->free_stacks) {
-		urt_stack *s = l->free_stacks;
-		l->free_stacks = s->next_free;
-		stack_unmap(s);
+	for (unsigned i = 0; i < URT_STACK_POOLS; i++) {
+		struct urt_stack_pool *p = &l->stack_pools[i];
+		while (p->free) {
+			urt_stack *s = p->free;
+			p->free = s->next_free;
+			stack_unmap(s);
+		}
+		p->n = 0;
 	}
-	l->nfree_stacks = 0;
 }
 
 /* ---- overflow detection ------------------------------------------------ */
