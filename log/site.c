@@ -3,6 +3,19 @@
  * writer side (format_msg.c) expands them again. */
 #include "log_internal.h"
 
+/* A width or precision: '*' takes an int argument, else digits. */
+static const char *num_skip(const char *p, unsigned char *types, unsigned *n,
+			    unsigned max, bool *over)
+{
+	if (*p == '*') {
+		if (*n < max) types[(*n)++] = URT_LOG_A_INT; else *over = true;
+		return p + 1;
+	}
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return p;
+}
+
 /* Skip flags, width, precision and length of the spec after '%'; returns a
  * pointer to the conversion char. Star widths/precisions are counted as int
  * arguments into types. lenmod: 0 none, 'H' hh, 'h', 'l', 'L' (ll/q/L), 'j',
@@ -12,21 +25,9 @@ static const char *spec_skip(const char *p, unsigned char *types, unsigned *n,
 {
 	while (*p == '-' || *p == '+' || *p == ' ' || *p == '#' || *p == '0' || *p == '\'' || *p == 'I')
 		p++;
-	if (*p == '*') {
-		if (*n < max) types[(*n)++] = URT_LOG_A_INT; else *over = true;
-		p++;
-	} else
-		while (*p >= '0' && *p <= '9')
-			p++;
-	if (*p == '.') {
-		p++;
-		if (*p == '*') {
-			if (*n < max) types[(*n)++] = URT_LOG_A_INT; else *over = true;
-			p++;
-		} else
-			while (*p >= '0' && *p <= '9')
-				p++;
-	}
+	p = num_skip(p, types, n, max, over);
+	if (*p == '.')
+		p = num_skip(p + 1, types, n, max, over);
 	*lenmod = 0;
 	if (p[0] == 'h' && p[1] == 'h') { *lenmod = 'H'; p += 2; }
 	else if (p[0] == 'l' && p[1] == 'l') { *lenmod = 'L'; p += 2; }

@@ -18,7 +18,7 @@ target_link_libraries(urt_perf_common PUBLIC urt_flags Threads::Threads)
 add_library(urt_perf_load STATIC ${CMAKE_CURRENT_SOURCE_DIR}/load.c)
 target_link_libraries(urt_perf_load PUBLIC urt_static urt_perf_common urt_flags)
 
-add_executable(urt-echo ${CMAKE_CURRENT_SOURCE_DIR}/urt_echo.c)
+add_executable(urt-echo ${CMAKE_CURRENT_SOURCE_DIR}/urt_echo.c ${CMAKE_CURRENT_SOURCE_DIR}/srv_urt.c)
 add_executable(urt-load ${CMAKE_CURRENT_SOURCE_DIR}/urt_load.c)
 target_link_libraries(urt-load PRIVATE urt_perf_load)
 add_executable(bench_switch ${CMAKE_CURRENT_SOURCE_DIR}/bench_switch.c)

@@ -6,7 +6,8 @@
 # urt-echo (perf/urt_echo.c) is built by core.cmake; bench_echo, its driver,
 # gains the libuv peer here.
 
-add_executable(urt-http ${CMAKE_CURRENT_SOURCE_DIR}/urt_http.c ${CMAKE_CURRENT_SOURCE_DIR}/http_parse.c)
+add_executable(urt-http ${CMAKE_CURRENT_SOURCE_DIR}/urt_http.c ${CMAKE_CURRENT_SOURCE_DIR}/http_parse.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/srv_urt.c)
 target_link_libraries(urt-http PRIVATE urt_static urt_perf_common urt_flags)
 
 pkg_check_modules(LIBUV QUIET IMPORTED_TARGET libuv)

@@ -15,11 +15,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "srv_common.h"
+#include "srv_urt.h"
 
 #define NBUFS 1024         /* provided buffers per loop */
 #define BUF_SIZE 2048      /* bytes each */
@@ -37,23 +37,6 @@ static perf_srv_args args;
 static loop_state loops[MAX_LOOPS];
 static int stop_fd = -1;
 
-/* Send all of buf. A socket send (IORING_OP_SEND), not urt_write_all: the
- * generic write path costs the kernel an iov_iter set-up and an fsnotify
- * hook per call (about 3 % of the server's CPU in a profile at 5,000
- * connections). MSG_NOSIGNAL: a peer that went away is an error, not a
- * SIGPIPE. */
-static ssize_t send_all(int fd, const char *buf, size_t len)
-{
-	size_t done = 0;
-	while (done < len) {
-		ssize_t w = urt_send(fd, buf + done, len - done, MSG_NOSIGNAL);
-		if (w <= 0)
-			return w < 0 ? w : -EIO;
-		done += (size_t)w;
-	}
-	return (ssize_t)len;
-}
-
 static void echo_conn(urt_conn *c, void *arg)
 {
 	loop_state *ls = arg;
@@ -69,7 +52,7 @@ static void echo_conn(urt_conn *c, void *arg)
 			break;
 		ls->counts.echoes++;
 		ls->counts.bytes += (uint64_t)n;
-		ssize_t w = send_all(fd, b.data, (size_t)n);
+		ssize_t w = perf_srv_send_all(fd, b.data, (size_t)n);
 		urt_bufring_release(ls->br, &b);
 		if (w < 0)
 			break;
@@ -77,59 +60,23 @@ static void echo_conn(urt_conn *c, void *arg)
 	urt_msrecv_close(r);
 }
 
-/* Loop 0: wait for the signal, then stop every loop. */
-static void *stop_task(void *arg)
-{
-	(void)arg;
-	struct signalfd_siginfo si;
-	ssize_t n = urt_read(stop_fd, &si, sizeof(si), URT_POS_CURRENT);
-	if (n < 0 && n != -ECANCELED)
-		fprintf(stderr, "urt-echo: reading the signalfd: %s\n", urt_strerror((int)n));
-	urt_cores_stop();
-	return NULL;
-}
-
-static void *server_task(void *arg)
-{
-	return (void *)(intptr_t)urt_server_serve(arg);
-}
-
 static void *loop_main(void *arg)
 {
 	(void)arg;
 	loop_state *ls = &loops[urt_cores_index()];
-	urt_server *srv = NULL;
-	urt_task *st = NULL, *sigt = NULL;
+	int served = 0;
 	int r = urt_bufring_create(&ls->br, NBUFS, BUF_SIZE);
 	if (r == 0)
-		r = urt_server_create(&srv, &(urt_server_opts){
+		r = perf_srv_urt_loop(&(urt_server_opts){
 			.port = args.port, .reuseport = 1, .conn_stack = CONN_STACK,
-			.handler = echo_conn, .arg = ls, .drain_ns = URT_NS_PER_SEC});
-	if (r == 0)
-		r = urt_spawn(&st, server_task, srv, &(urt_task_opts){.name = "accept"});
-	if (r == 0 && urt_cores_index() == 0)
-		r = urt_spawn(&sigt, stop_task, NULL, &(urt_task_opts){.name = "stop"});
-	if (r < 0) {
-		ls->err = r;
+			.handler = echo_conn, .arg = ls, .drain_ns = URT_NS_PER_SEC},
+			stop_fd, "urt-echo", &served, &ls->counts.conns);
+	else
 		urt_cores_stop();
-	} else {
-		urt_cores_wait_stop();
-	}
-	if (sigt) {
-		urt_cancel(sigt);
-		urt_join(sigt, NULL);
-	}
-	if (st) {
-		urt_server_stop(srv);
-		void *res;
-		urt_join(st, &res);
-		if ((intptr_t)res < 0)
-			ls->err = (int)(intptr_t)res;
-	}
-	if (srv) {
-		ls->counts.conns = urt_server_accepted(srv);
-		urt_server_destroy(srv);
-	}
+	if (r < 0)
+		ls->err = r;
+	if (served < 0)
+		ls->err = served;
 	if (ls->br)
 		urt_bufring_destroy(ls->br);
 	urt_loop_stats st_ = {0};

@@ -30,12 +30,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "http_parse.h"
 #include "srv_common.h"
+#include "srv_urt.h"
 
 #define MAX_HEAD 8192
 #define ACC_CAP (MAX_HEAD + 4096)  /* a head may straddle buffers */
@@ -107,26 +107,11 @@ static void work_put(loop_state *ls, work *w)
 	ls->pool = w;
 }
 
-/* Send all of buf with socket sends (IORING_OP_SEND): cheaper in the kernel
- * than urt_write_all's generic write (no iov_iter set-up, no fsnotify
- * hook). MSG_NOSIGNAL: a client that went away is an error, not SIGPIPE. */
-static ssize_t send_all(int fd, const char *buf, size_t len)
-{
-	size_t done = 0;
-	while (done < len) {
-		ssize_t w = urt_send(fd, buf + done, len - done, MSG_NOSIGNAL);
-		if (w <= 0)
-			return w < 0 ? w : -EIO;
-		done += (size_t)w;
-	}
-	return (ssize_t)len;
-}
-
 static int flush_out(conn *k)
 {
 	if (!k->w->olen)
 		return 0;
-	ssize_t r = send_all(k->fd, k->w->out, k->w->olen);
+	ssize_t r = perf_srv_send_all(k->fd, k->w->out, k->w->olen);
 	k->w->olen = 0;
 	return r < 0 ? (int)r : 0;
 }
@@ -140,7 +125,7 @@ static int out_append(conn *k, const char *s, size_t n)
 			return r;
 	}
 	if (n > OUT_CAP)
-		return (int)send_all(k->fd, s, n) < 0 ? -EIO : 0;
+		return (int)perf_srv_send_all(k->fd, s, n) < 0 ? -EIO : 0;
 	memcpy(k->w->out + k->w->olen, s, n);
 	k->w->olen += n;
 	return 0;
@@ -383,49 +368,20 @@ static void http_conn(urt_conn *c, void *arg)
 
 /* ---- loops ----------------------------------------------------------------- */
 
-static void *stop_task(void *arg)
-{
-	(void)arg;
-	struct signalfd_siginfo si;
-	urt_read(stop_fd, &si, sizeof si, URT_POS_CURRENT);
-	urt_cores_stop();
-	return NULL;
-}
-
-static void *server_task(void *arg) { return (void *)(intptr_t)urt_server_serve(arg); }
-
 static void *loop_main(void *arg)
 {
 	(void)arg;
 	loop_state *ls = &loops[urt_cores_index()];
-	urt_server *srv = NULL;
-	urt_task *st = NULL, *sigt = NULL;
 	int r = urt_bufring_create(&ls->br, NBUFS, BUF_SIZE);
 	if (r == 0)
-		r = urt_server_create(&srv, &(urt_server_opts){
+		r = perf_srv_urt_loop(&(urt_server_opts){
 			.port = o.port, .reuseport = 1, .conn_stack = o.conn_stack,
 			.handler = http_conn, .arg = ls, .drain_ns = 2 * URT_NS_PER_SEC,
-			.backlog = 4096});
-	if (r == 0)
-		r = urt_spawn(&st, server_task, srv, &(urt_task_opts){.name = "accept"});
-	if (r == 0 && urt_cores_index() == 0)
-		r = urt_spawn(&sigt, stop_task, NULL, &(urt_task_opts){.name = "stop"});
-	if (r < 0) {
-		ls->err = r;
+			.backlog = 4096}, stop_fd, "urt-http", NULL, NULL);
+	else
 		urt_cores_stop();
-	} else {
-		urt_cores_wait_stop();
-	}
-	if (sigt) {
-		urt_cancel(sigt);
-		urt_join(sigt, NULL);
-	}
-	if (st) {
-		urt_server_stop(srv);
-		urt_join(st, NULL);
-	}
-	if (srv)
-		urt_server_destroy(srv);
+	if (r < 0)
+		ls->err = r;
 	if (ls->br)
 		urt_bufring_destroy(ls->br);
 	while (ls->pool) {

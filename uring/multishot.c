@@ -61,6 +61,50 @@ static void fixed_file(struct io_uring_sqe *sqe, unsigned flags)
 		sqe->flags |= IOSQE_FIXED_FILE;
 }
 
+/* The request in sqe is in flight until its final CQE (see ms_cqe). */
+static void ms_arm(urt_loop *l, struct io_uring_sqe *sqe, urt_op *op, bool *armed)
+{
+	io_uring_sqe_set_data(sqe, op);
+	*armed = true;
+	l->inflight++;
+}
+
+/* After a CQE: without IORING_CQE_F_MORE it was the last one, the request
+ * is over and the next call re-arms it. Then wake the parked task. */
+static void ms_cqe(urt_loop *l, unsigned flags, bool *armed, urt_task **waiter)
+{
+	if (!(flags & IORING_CQE_F_MORE)) {
+		*armed = false;
+		l->inflight--;
+	}
+	wake_waiter(waiter);
+}
+
+/* Start of a blocking next(): the calling task, on the object's loop. */
+static int ms_enter(urt_loop *owner, urt_loop **l, urt_task **t)
+{
+	int e = urt__may_block(l, t);
+	if (e < 0)
+		return e;
+	return owner == *l ? 0 : -EINVAL;
+}
+
+/* Close: cancel an armed request and wait for its final CQE, which may
+ * still write into the object. 0, or -EPERM outside a task. */
+static int ms_cancel(urt_loop *l, urt_op *op, bool *armed, bool *closing,
+		     urt_task **waiter, const char *what)
+{
+	if (!*armed)
+		return 0;
+	if (!l->current)
+		return -EPERM;
+	*closing = true;
+	urt__backend_cancel(l, op);
+	while (*armed)
+		wait_on(l, l->current, waiter, wait_until_done, what);
+	return 0;
+}
+
 /* ---- receive ------------------------------------------------------------ */
 
 static void recv_complete(urt_op *op, int res, unsigned flags)
@@ -81,11 +125,7 @@ static void recv_complete(urt_op *op, int res, unsigned flags)
 		r->ended = true;
 		r->end_res = res;
 	}
-	if (!(flags & IORING_CQE_F_MORE)) {
-		r->armed = false;
-		r->loop->inflight--;
-	}
-	wake_waiter(&r->waiter);
+	ms_cqe(r->loop, flags, &r->armed, &r->waiter);
 }
 
 int urt_msrecv_open(urt_msrecv **out, int fd, urt_bufring *br, unsigned flags)
@@ -116,9 +156,7 @@ static void recv_arm(urt_msrecv *r)
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = r->br->bgid;
 	fixed_file(sqe, r->flags);
-	io_uring_sqe_set_data(sqe, &r->op);
-	r->armed = true;
-	r->loop->inflight++;
+	ms_arm(r->loop, sqe, &r->op, &r->armed);
 }
 
 static unsigned recv_pop(urt_msrecv *r)
@@ -137,11 +175,9 @@ ssize_t urt_msrecv_next(urt_msrecv *r, urt_buf *b)
 		return -EINVAL;
 	urt_loop *l;
 	urt_task *t;
-	int e = urt__may_block(&l, &t);
+	int e = ms_enter(r->loop, &l, &t);
 	if (e < 0)
 		return e;
-	if (r->loop != l)
-		return -EINVAL;
 	for (;;) {
 		if (r->head >= 0) {
 			unsigned bid = recv_pop(r);
@@ -174,14 +210,9 @@ int urt_msrecv_close(urt_msrecv *r)
 	urt_loop *l = urt__loop();
 	if (!r || r->loop != l)
 		return -EINVAL;
-	if (r->armed) {
-		if (!l->current)
-			return -EPERM;
-		r->closing = true;
-		urt__backend_cancel(l, &r->op);
-		while (r->armed)
-			wait_on(l, l->current, &r->waiter, wait_until_done, "recv cancel");
-	}
+	int e = ms_cancel(l, &r->op, &r->armed, &r->closing, &r->waiter, "recv cancel");
+	if (e < 0)
+		return e;
 	while (r->head >= 0)
 		urt__bufring_put(r->br, recv_pop(r));
 	r->br->users--;
@@ -226,11 +257,7 @@ static void acc_complete(urt_op *op, int res, unsigned flags)
 		acc_push(a, res);
 	else if (!(a->closing && res == -ECANCELED))
 		a->err = res;
-	if (!(flags & IORING_CQE_F_MORE)) {
-		a->armed = false;
-		a->loop->inflight--;
-	}
-	wake_waiter(&a->waiter);
+	ms_cqe(a->loop, flags, &a->armed, &a->waiter);
 }
 
 int urt_acceptor_open(urt_acceptor **out, int lfd, int sock_flags, unsigned flags)
@@ -260,9 +287,7 @@ static void acc_arm(urt_acceptor *a)
 		io_uring_prep_multishot_accept_direct(sqe, a->lfd, NULL, NULL, a->sock_flags);
 	else
 		io_uring_prep_multishot_accept(sqe, a->lfd, NULL, NULL, a->sock_flags);
-	io_uring_sqe_set_data(sqe, &a->op);
-	a->armed = true;
-	a->loop->inflight++;
+	ms_arm(a->loop, sqe, &a->op, &a->armed);
 }
 
 int urt__acceptor_try(urt_acceptor *a)
@@ -285,11 +310,9 @@ int urt_acceptor_next(urt_acceptor *a)
 		return -EINVAL;
 	urt_loop *l;
 	urt_task *t;
-	int e = urt__may_block(&l, &t);
+	int e = ms_enter(a->loop, &l, &t);
 	if (e < 0)
 		return e;
-	if (a->loop != l)
-		return -EINVAL;
 	for (;;) {
 		int fd = urt__acceptor_try(a);
 		if (fd != -EAGAIN)
@@ -305,14 +328,9 @@ int urt_acceptor_close(urt_acceptor *a)
 	urt_loop *l = urt__loop();
 	if (!a || a->loop != l)
 		return -EINVAL;
-	if (a->armed) {
-		if (!l->current)
-			return -EPERM;
-		a->closing = true;
-		urt__backend_cancel(l, &a->op);
-		while (a->armed)
-			wait_on(l, l->current, &a->waiter, wait_until_done, "accept cancel");
-	}
+	int e = ms_cancel(l, &a->op, &a->armed, &a->closing, &a->waiter, "accept cancel");
+	if (e < 0)
+		return e;
 	while (a->qlen) {
 		int fd = acc_pop(a);
 		if (a->flags & URT_NET_FIXED) {
