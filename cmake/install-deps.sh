@@ -5,7 +5,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config liburing-dev libcriterion-dev
       valgrind libuv1-dev libboost-context-dev libspdlog-dev libevent-dev
-      systemtap-sdt-dev python3 wrk nginx gnuplot-nox clang-14 libclang-rt-14-dev "$@")
+      systemtap-sdt-dev python3 wrk nginx gnuplot-nox clang-14 libclang-rt-14-dev
+      gcc-aarch64-linux-gnu qemu-user-static "$@")
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
