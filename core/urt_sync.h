@@ -27,6 +27,7 @@ typedef struct urt_event {
 } urt_event;
 #define URT_EVENT_INIT {{0, 0}, 0}
 
+/* Reset e to cleared with no waiters (same as URT_EVENT_INIT). NULL: no-op. */
 URT_API void urt_event_init(urt_event *e);
 /* Set the flag and wake every waiter. Returns 0, -EINVAL for NULL. */
 URT_API int urt_event_set(urt_event *e);
@@ -44,6 +45,7 @@ typedef struct urt_mutex {
 } urt_mutex;
 #define URT_MUTEX_INIT {{0, 0}, 0}
 
+/* Reset m to unlocked (same as URT_MUTEX_INIT). NULL: no-op. */
 URT_API void urt_mutex_init(urt_mutex *m);
 /* Lock. Returns 0; -EDEADLK if the caller owns it; -EINVAL; blocking-call errors. */
 URT_API int urt_mutex_lock(urt_mutex *m);
@@ -60,6 +62,7 @@ typedef struct urt_sem {
 } urt_sem;
 #define URT_SEM_INIT(n) {{0, 0}, (n)}
 
+/* Reset s to count units (same as URT_SEM_INIT(count)). NULL: no-op. */
 URT_API void urt_sem_init(urt_sem *s, uint64_t count);
 /* Take one unit, waiting while none is left. Returns 0, -EINVAL, blocking-call errors. */
 URT_API int urt_sem_acquire(urt_sem *s);
