@@ -148,14 +148,34 @@ static const char *reason(int status)
 	return "Error";
 }
 
+/* Append s (a string literal) to p. */
+#define PUT(p, s) (memcpy((p), (s), sizeof(s) - 1), (p) + sizeof(s) - 1)
+
+/* The response head, built by hand: snprintf was most of the user-space
+ * CPU of a GET / in a profile. */
 static int head(conn *k, int status, uint64_t len, int keep)
 {
-	char h[256];
-	int n = snprintf(h, sizeof h, "HTTP/1.1 %d %s\r\nServer: urt\r\nContent-Length: %llu\r\n"
-			 "Content-Type: %s\r\n%s\r\n", status, reason(status),
-			 (unsigned long long)len, status == 200 ? "text/plain" : "text/plain",
-			 keep ? "" : "Connection: close\r\n");
-	return out_append(k, h, (size_t)n);
+	char h[256], *p = PUT(h, "HTTP/1.1 ");
+	*p++ = (char)('0' + status / 100);
+	*p++ = (char)('0' + status / 10 % 10);
+	*p++ = (char)('0' + status % 10);
+	*p++ = ' ';
+	const char *r = reason(status);
+	size_t rl = strlen(r);
+	memcpy(p, r, rl);
+	p = PUT(p + rl, "\r\nServer: urt\r\nContent-Length: ");
+	char d[20];
+	int nd = 0;
+	do
+		d[nd++] = (char)('0' + len % 10);
+	while ((len /= 10));
+	while (nd)
+		*p++ = d[--nd];
+	p = PUT(p, "\r\nContent-Type: text/plain\r\n");
+	if (!keep)
+		p = PUT(p, "Connection: close\r\n");
+	p = PUT(p, "\r\n");
+	return out_append(k, h, (size_t)(p - h));
 }
 
 /* An error answer; the connection closes after it. */
