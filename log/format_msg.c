@@ -26,7 +26,7 @@ bool urt__log_buf_reserve(struct urt_log_buf *b, size_t n)
 	return true;
 }
 
-void urt__log_buf_put(struct urt_log_buf *b, const char *s, size_t n)
+void urt__log_buf_put_slow(struct urt_log_buf *b, const char *s, size_t n)
 {
 	if (!n)
 		return; /* b->p may still be NULL: memcpy(NULL, s, 0) is undefined */
@@ -42,20 +42,54 @@ const char *urt__log_level_name(int level)
 	return level >= 1 && level <= 4 ? names[level] : "?";
 }
 
-static void put_uint(struct urt_log_buf *b, uint64_t v, int width)
+void urt__log_buf_put_uint(struct urt_log_buf *b, uint64_t v, int width)
 {
-	char d[24];
-	int n = 0;
+	char s[24]; /* digits written from the end: no reversal pass */
+	char *e = s + sizeof s, *d = e;
 	do {
-		d[n++] = (char)('0' + v % 10);
+		*--d = (char)('0' + v % 10);
 		v /= 10;
 	} while (v);
-	while (n < width)
-		d[n++] = '0';
-	char s[24];
-	for (int i = 0; i < n; i++)
-		s[i] = d[n - 1 - i];
-	urt__log_buf_put(b, s, (size_t)n);
+	if (width > 20)
+		width = 20;
+	while (e - d < width)
+		*--d = '0';
+	urt__log_buf_put(b, d, (size_t)(e - d));
+}
+
+/* Character classes of the format walk (a switch, not strchr per byte). */
+static inline bool is_flag(char c)
+{
+	switch (c) {
+	case '-': case '+': case ' ': case '#': case '0': case '\'': case 'I': return true;
+	default: return false;
+	}
+}
+
+static inline bool is_length(char c)
+{
+	switch (c) {
+	case 'h': case 'l': case 'L': case 'q': case 'j': case 'z': case 'Z': case 't': return true;
+	default: return false;
+	}
+}
+
+static inline bool is_conv(char c)
+{
+	switch (c) {
+	case 'd': case 'i': case 'o': case 'u': case 'x': case 'X': case 'c': case 'e': case 'E':
+	case 'f': case 'F': case 'g': case 'G': case 'a': case 'A': case 's': case 'p': case 'n':
+	case 'm': return true;
+	default: return false;
+	}
+}
+
+static inline bool is_float(char c)
+{
+	switch (c) {
+	case 'e': case 'E': case 'f': case 'F': case 'g': case 'G': case 'a': case 'A': return true;
+	default: return false;
+	}
 }
 
 /* days since 1970-01-01 -> civil date (proleptic Gregorian) */
@@ -158,9 +192,9 @@ static bool put_f6(struct urt_log_buf *b, double v)
 	uint64_t r = (uint64_t)fl + (frac > 0.5);
 	if (__builtin_signbit(v)) /* printf prints -1e-9 and -0.0 as "-0.000000" too */
 		urt__log_buf_put(b, "-", 1);
-	put_uint(b, r / 1000000, 1);
+	urt__log_buf_put_uint(b, r / 1000000, 1);
 	urt__log_buf_put(b, ".", 1);
-	put_uint(b, r % 1000000, 6);
+	urt__log_buf_put_uint(b, r % 1000000, 6);
 	return true;
 }
 
@@ -189,21 +223,30 @@ void urt__log_format_msg(struct urt_log_buf *b, const struct urt_log_rec *rec)
 	char spec[48];
 	int64_t star[2];
 	while (*p) {
-		if (*p != '%') { p++; continue; }
+		if (*p != '%') { /* skip the literal text in one scan */
+			const char *q = strchr(p, '%');
+			if (!q)
+				break;
+			p = q;
+		}
 		urt__log_buf_put(b, lit, (size_t)(p - lit));
 		if (p[1] == '%') { urt__log_buf_put(b, "%", 1); p += 2; lit = p; continue; }
 		const char *s = p++;
 		int nstar = 0;
-		while (*p && strchr("-+ #0'I", *p)) p++;
+		while (is_flag(*p)) p++;
 		if (*p == '*') { nstar++; p++; } else while (*p >= '0' && *p <= '9') p++;
 		if (*p == '.') { p++; if (*p == '*') { nstar++; p++; } else while (*p >= '0' && *p <= '9') p++; }
-		while (*p && strchr("hlLqjzZt", *p)) p++;
+		bool has_l = false, has_L = false; /* length modifiers are the only l / L in spec */
+		for (; is_length(*p); p++) {
+			has_l |= *p == 'l';
+			has_L |= *p == 'L';
+		}
 		char conv = *p;
 		if (!conv) { lit = s; break; }
 		p++;
 		lit = p;
 		size_t slen = (size_t)(p - s);
-		if (slen >= sizeof spec || !strchr("diouxXceEfFgGaAspnm", conv)) {
+		if (slen >= sizeof spec || !is_conv(conv)) {
 			urt__log_buf_put(b, s, slen);
 			continue;
 		}
@@ -223,8 +266,8 @@ void urt__log_format_msg(struct urt_log_buf *b, const struct urt_log_rec *rec)
 		if (conv == 'n') { urt__log_buf_put(b, "%n", 2); if (left) { a += 8; left--; } continue; }
 		if (!left) { urt__log_buf_put(b, s, slen); continue; }
 		int w = (int)star[0], pr = (int)star[1];
-		bool ld = strchr(spec, 'L') != NULL;
-		if (conv == 's' && !strchr(spec, 'l')) {
+		bool ld = has_L;
+		if (conv == 's' && !has_l) {
 			uint64_t len;
 			memcpy(&len, a, 8);
 			const char *str = (const char *)a + 8;
@@ -237,14 +280,14 @@ void urt__log_format_msg(struct urt_log_buf *b, const struct urt_log_rec *rec)
 			continue;
 		}
 		left--;
-		if (strchr("eEfFgGaA", conv) && ld) {
+		if (is_float(conv) && ld) {
 			long double v = 0;
 			memcpy(&v, a, sizeof v < 16 ? sizeof v : 16);
 			a += 16;
 			if (nstar == 2) PUT_FMT(b, spec, w, pr, v);
 			else if (nstar == 1) PUT_FMT(b, spec, w, v);
 			else PUT_FMT(b, spec, v);
-		} else if (strchr("eEfFgGaA", conv)) {
+		} else if (is_float(conv)) {
 			double v;
 			memcpy(&v, a, 8);
 			a += 8;
@@ -267,7 +310,7 @@ void urt__log_format_msg(struct urt_log_buf *b, const struct urt_log_rec *rec)
 				int iv32 = (int)v;
 				if (iv32 < 0)
 					urt__log_buf_put(b, "-", 1);
-				put_uint(b, iv32 < 0 ? -(uint64_t)(int64_t)iv32 : (uint64_t)iv32, 1);
+				urt__log_buf_put_uint(b, iv32 < 0 ? -(uint64_t)(int64_t)iv32 : (uint64_t)iv32, 1);
 				continue;
 			}
 			char ispec[56];

@@ -6,6 +6,26 @@
 #include <string.h>
 #include "log_internal.h"
 
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Nonzero if any byte of x is zero (exact, not just a hint). */
+static inline uint64_t has_zero(uint64_t x)
+{
+	return (x - ONES) & ~x & HIGHS;
+}
+
+/* Nonzero if one of 8 bytes needs escaping: < 0x20, DEL, backslash, or a
+ * quote when quoting. Bytes >= 0x80 pass as they are. */
+static inline uint64_t needs_escape8(uint64_t x, bool quote)
+{
+	uint64_t m = ((x - 0x20 * ONES) & ~x & HIGHS) | has_zero(x ^ (0x7f * ONES)) |
+		     has_zero(x ^ ('\\' * ONES));
+	if (quote)
+		m |= has_zero(x ^ ('"' * ONES));
+	return m;
+}
+
 static void put_escaped(struct urt_log_buf *b, const char *s, size_t n, bool quote)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -15,6 +35,17 @@ static void put_escaped(struct urt_log_buf *b, const char *s, size_t n, bool quo
 		urt__log_buf_put(b, "\"", 1);
 	size_t run = 0; /* bytes copied as they are, flushed in one go */
 	for (size_t i = 0; i < n; i++) {
+		/* 8 bytes at a time while none needs escaping (the common case) */
+		while (i + 8 <= n) {
+			uint64_t x;
+			memcpy(&x, s + i, 8);
+			if (needs_escape8(x, quote))
+				break;
+			i += 8;
+			run += 8;
+		}
+		if (i >= n)
+			break;
 		unsigned char c = (unsigned char)s[i];
 		if (c >= 0x20 && c != 0x7f && c != '\\' && !(quote && c == '"')) {
 			run++;
@@ -51,9 +82,7 @@ static bool needs_quotes(const char *s, size_t n)
 
 static void put_u64(struct urt_log_buf *b, uint64_t v)
 {
-	char s[24];
-	int n = snprintf(s, sizeof s, "%llu", (unsigned long long)v);
-	urt__log_buf_put(b, s, (size_t)n);
+	urt__log_buf_put_uint(b, v, 1); /* not snprintf: this is on every line */
 }
 
 void urt__log_format_text(struct urt_log_buf *b, struct urt_log_buf *tmp,
