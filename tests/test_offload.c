@@ -17,25 +17,6 @@
 
 #define MS URT_NS_PER_MS
 
-/* What a test must give back: fds and threads. Not mappings: glibc keeps
- * the stacks of exited threads cached and gives each new thread a malloc
- * arena, both for the life of the process. */
-struct base {
-	int fds, threads;
-};
-
-static struct base base_take(void)
-{
-	return (struct base){urt_test_fd_count(), urt_test_thread_count()};
-}
-
-static void base_check(struct base b)
-{
-	cr_expect_eq(urt_test_fd_count(), b.fds, "fds left open");
-	for (int i = 0; i < 200 && urt_test_thread_count() > b.threads; i++)
-		usleep(5000);
-	cr_expect_leq(urt_test_thread_count(), b.threads, "threads left running");
-}
 
 static uint64_t mono_ms(void)
 {
@@ -47,12 +28,12 @@ static uint64_t mono_ms(void)
 /* urt_run(fn) then stop the pools, and check nothing was left behind. */
 static void *run_main(urt_task_fn fn, void *arg)
 {
-	struct base b = base_take();
+	urt_test_baseline b = urt_test_baseline_take();
 	void *res = NULL;
 	int r = urt_run(fn, arg, NULL, &res);
 	cr_assert_eq(r, 0, "urt_run: %s", urt_strerror(r));
 	cr_assert_eq(urt_offload_shutdown(), 0);
-	base_check(b);
+	urt_test_fds_threads_check(b);
 	return res;
 }
 
@@ -597,14 +578,14 @@ Test(offload, run_returns_after_jobs_in_flight, .timeout = 10)
 	atomic_store(&heap_job_done, 0);
 	pthread_t th;
 	pthread_create(&th, NULL, open_gate_later, NULL);
-	struct base b = base_take();
+	urt_test_baseline b = urt_test_baseline_take();
 	uint64_t t0 = mono_ms();
 	cr_assert_eq(urt_run(abandon_main, NULL, NULL, NULL), 0);
 	cr_expect_eq(atomic_load(&heap_job_done), 1, "urt_run returned while its job ran");
 	cr_expect_geq(mono_ms() - t0, 60);
 	pthread_join(th, NULL);
 	cr_assert_eq(urt_offload_shutdown(), 0);
-	base_check(b);
+	urt_test_fds_threads_check(b);
 }
 
 static void *shutdown_from_job(void *arg)
@@ -641,7 +622,7 @@ Test(offload, idle_workers_exit_after_keep_alive, .timeout = 10)
 
 Test(offload, try_variant_and_future, .timeout = 10)
 {
-	struct base b = base_take();
+	urt_test_baseline b = urt_test_baseline_take();
 	urt_future *f;
 	cr_assert_eq(urt_to_thread_try(sleep_ms_job, (void *)(intptr_t)30, &f), 0);
 	void *res = NULL;
@@ -663,7 +644,7 @@ Test(offload, try_variant_and_future, .timeout = 10)
 	cr_assert_eq(urt_to_thread_try(sleep_ms_job, (void *)(intptr_t)5, &f), 0);
 	urt_future_release(f);
 	cr_assert_eq(urt_offload_shutdown(), 0);
-	base_check(b);
+	urt_test_fds_threads_check(b);
 }
 
 Test(offload, cancel_futures, .timeout = 10)

@@ -14,25 +14,6 @@
 
 #define MS URT_NS_PER_MS
 
-/* What a test must give back: fds and threads. Not mappings: glibc keeps
- * the stacks of exited threads cached and gives each new thread a malloc
- * arena, both for the life of the process. */
-struct base {
-	int fds, threads;
-};
-
-static struct base base_take(void)
-{
-	return (struct base){urt_test_fd_count(), urt_test_thread_count()};
-}
-
-static void base_check(struct base b)
-{
-	cr_expect_eq(urt_test_fd_count(), b.fds, "fds left open");
-	for (int i = 0; i < 200 && urt_test_thread_count() > b.threads; i++)
-		usleep(5000);
-	cr_expect_leq(urt_test_thread_count(), b.threads, "threads left running");
-}
 
 /* A loop on its own thread whose main task lives until told to stop (it
  * polls: a loop cannot know that foreign threads will still submit). */
@@ -78,10 +59,10 @@ static void loop_stop(loop_thread *lt)
 
 static void run_here(urt_task_fn fn)
 {
-	struct base b = base_take();
+	urt_test_baseline b = urt_test_baseline_take();
 	int r = urt_run(fn, NULL, NULL, NULL);
 	cr_assert_eq(r, 0, "urt_run: %s", urt_strerror(r));
-	base_check(b);
+	urt_test_fds_threads_check(b);
 }
 
 static void *add_one(void *arg)
@@ -102,7 +83,7 @@ static void *read_ctx(void *arg)
 
 Test(submit, from_a_plain_thread, .timeout = 10)
 {
-	struct base b = base_take();
+	urt_test_baseline b = urt_test_baseline_take();
 	cr_assert_eq(urt_ctxvar_create(&who, "who", NULL, NULL, 0), 0);
 	loop_thread lt;
 	urt_loop *l = loop_start(&lt);
@@ -121,7 +102,7 @@ Test(submit, from_a_plain_thread, .timeout = 10)
 	cr_expect_str_eq((char *)urt_ctxvar_get(who), "submitter");
 	urt_future_release(f);
 	loop_stop(&lt);
-	base_check(b);
+	urt_test_fds_threads_check(b);
 }
 
 Test(submit, bad_input, .timeout = 10)
@@ -194,7 +175,7 @@ static void *submitter_fn(void *arg)
 
 Test(submit, eight_threads_ten_thousand_each, .timeout = 60)
 {
-	struct base b = base_take();
+	urt_test_baseline b = urt_test_baseline_take();
 	atomic_store(&ran, 0);
 	loop_thread lt;
 	urt_loop *l = loop_start(&lt);
@@ -211,7 +192,7 @@ Test(submit, eight_threads_ten_thousand_each, .timeout = 60)
 	}
 	cr_expect_eq(atomic_load(&ran), (long)SUBMITTERS * PER_THREAD);
 	loop_stop(&lt);
-	base_check(b);
+	urt_test_fds_threads_check(b);
 }
 
 /* ---- futures: timeout, cancel, deadlock ------------------------------------ */
@@ -337,7 +318,7 @@ static void *soon_fn(void *arg)
 
 Test(submit, call_soon_and_release_unwaited, .timeout = 10)
 {
-	struct base b = base_take();
+	urt_test_baseline b = urt_test_baseline_take();
 	atomic_store(&soon_ran, 0);
 	loop_thread lt;
 	urt_loop *l = loop_start(&lt);
@@ -349,7 +330,7 @@ Test(submit, call_soon_and_release_unwaited, .timeout = 10)
 		usleep(1000);
 	cr_expect_eq(atomic_load(&soon_ran), 11);
 	loop_stop(&lt);
-	base_check(b);
+	urt_test_fds_threads_check(b);
 }
 
 /* ---- loop to loop ----------------------------------------------------------- */

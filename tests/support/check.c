@@ -59,18 +59,23 @@ urt_test_baseline urt_test_baseline_take(void)
 	return (urt_test_baseline){urt_test_fd_count(), urt_test_map_count(), urt_test_thread_count()};
 }
 
-void urt_test_baseline_check(urt_test_baseline b)
+void urt_test_fds_threads_check(urt_test_baseline b)
 {
 	cr_expect_eq(urt_test_fd_count(), b.fds, "fds left open: %d now, %d before",
 		     urt_test_fd_count(), b.fds);
+	for (int i = 0; i < 200 && urt_test_thread_count() > b.threads; i++)
+		usleep(5000);
+	cr_expect_leq(urt_test_thread_count(), b.threads, "threads left running");
+}
+
+void urt_test_baseline_check(urt_test_baseline b)
+{
 	/* mappings may merge or split by a few as the allocator works; stacks
 	 * and rings are what we look for, so allow a little slack */
 	int maps = urt_test_map_count();
 	if (!UNDER_VALGRIND) /* valgrind maps memory of its own as the program runs */
 		cr_expect_leq(maps, b.maps + SANITIZER_MAPS, "mappings left: %d now, %d before", maps, b.maps);
-	for (int i = 0; i < 200 && urt_test_thread_count() > b.threads; i++)
-		usleep(5000);
-	cr_expect_leq(urt_test_thread_count(), b.threads, "threads left running");
+	urt_test_fds_threads_check(b);
 }
 
 void *urt_test_run(urt_task_fn fn, void *arg)

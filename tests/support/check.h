@@ -18,6 +18,9 @@ urt_test_baseline urt_test_baseline_take(void);
 /* Criterion-assert that fds and mappings are back to the baseline
  * (threads: at most the baseline, after a short grace period). */
 void urt_test_baseline_check(urt_test_baseline b);
+/* Only fds and threads (for tests that start pool threads: glibc keeps
+ * exited threads' stacks and malloc arenas mapped for the process's life). */
+void urt_test_fds_threads_check(urt_test_baseline b);
 
 /* urt_run(fn, arg) with default config, asserting it returns 0, and
  * checking the baseline afterwards. Returns the main task's result. */
