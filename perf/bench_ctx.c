@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "bench_util.h"
+#include "bench_urt.h"
 #include "urt_core.h"
 #include "urt_ctx.h"
 
@@ -110,21 +110,6 @@ static double tlsswap(void) { return time_tls_swap(pair_iters); }
 
 /* ---- spawn + join with and without a context -------------------------- */
 
-static void *empty(void *arg) { return arg; }
-
-static void *spawn_main(void *arg)
-{
-	double *ns = arg;
-	uint64_t t0 = perf_now_ns();
-	for (long i = 0; i < spawn_iters; i++) {
-		urt_task *t;
-		if (urt_spawn(&t, empty, NULL, NULL) < 0 || urt_join(t, NULL) < 0)
-			return (void *)1;
-	}
-	*ns = (double)(perf_now_ns() - t0) / (double)spawn_iters;
-	return NULL;
-}
-
 /* On a fresh thread, whose context starts empty: set nvars variables there
  * (urt_run's main task inherits them, and its children from it), then time
  * spawn+join inside urt_run. */
@@ -140,7 +125,9 @@ static void *spawn_thread(void *arg)
 	for (int i = 0; i < j->nvars; i++)
 		urt_ctxvar_set(vars[i], (void *)(uintptr_t)(i + 1), NULL);
 	void *res = NULL;
-	int r = urt_run(spawn_main, &j->ns, NULL, &res);
+	struct perf_spawn_join sj = {.iters = spawn_iters};
+	int r = urt_run(perf_spawn_join_main, &sj, NULL, &res);
+	j->ns = sj.ns;
 	if (r < 0 || res) {
 		fprintf(stderr, "bench_ctx: urt_run: %s\n", r < 0 ? urt_strerror(r) : "spawn failed");
 		exit(1);

@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "bench_util.h"
+#include "bench_urt.h"
 
 #ifdef PERF_HAVE_BOOST_CONTEXT
 double perf_boost_switch_ns(long iters);
@@ -69,34 +69,16 @@ static double urt_yield_ns(void)
 }
 
 /* ---- urt: spawn + join -------------------------------------------------- */
-static void *empty(void *arg)
-{
-	return arg;
-}
-
-static void *spawn_main(void *arg)
-{
-	double *ns = arg;
-	uint64_t t0 = perf_now_ns();
-	for (long i = 0; i < spawn_iters; i++) {
-		urt_task *t;
-		if (urt_spawn(&t, empty, NULL, NULL) < 0 || urt_join(t, NULL) < 0)
-			return (void *)1;
-	}
-	*ns = (double)(perf_now_ns() - t0) / (double)spawn_iters;
-	return NULL;
-}
-
 static double urt_spawn_ns(void)
 {
-	double ns = -1;
+	struct perf_spawn_join sj = {.iters = spawn_iters};
 	void *res = NULL;
-	int ret = urt_run(spawn_main, &ns, NULL, &res);
+	int ret = urt_run(perf_spawn_join_main, &sj, NULL, &res);
 	if (ret < 0 || res) {
 		fprintf(stderr, "bench_switch: spawn/join failed\n");
 		return -1;
 	}
-	return ns;
+	return sj.ns;
 }
 
 /* ---- peer: pthread create + join ---------------------------------------- */
@@ -105,7 +87,7 @@ static double pthread_spawn_ns(void)
 	uint64_t t0 = perf_now_ns();
 	for (long i = 0; i < pthread_iters; i++) {
 		pthread_t t;
-		if (pthread_create(&t, NULL, empty, NULL) != 0)
+		if (pthread_create(&t, NULL, perf_empty_task, NULL) != 0)
 			return -1;
 		pthread_join(t, NULL);
 	}
