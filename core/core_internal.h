@@ -196,6 +196,7 @@ struct urt_loop {
 	unsigned nheap, heap_cap;
 	struct urt_backend *backend; /* uring/ */
 	uint64_t id;
+	uint64_t id_next, id_end; /* block of task ids this loop hands out */
 	unsigned tasks_alive;     /* user tasks not yet finished */
 	unsigned system_alive;    /* loop-internal tasks not yet finished */
 	unsigned ntasks;          /* task records in use (each may arm one timer) */
@@ -235,8 +236,7 @@ void urt__switch_init(urt_loop *l);
 void urt__switch_task_created(urt_task *t);
 /* First call on a new task's stack. */
 void urt__switch_arrived(urt_loop *l);
-/* Run `to` (NULL: the scheduler) instead of `from` (NULL: the scheduler). */
-void urt__switch(urt_loop *l, urt_task *from, urt_task *to);
+/* urt__switch() itself is inline, in switch.h. */
 /* Return a finished, unobservable task record to the pool. */
 void urt__task_free(urt_loop *l, urt_task *t);
 /* The task (or NULL for the scheduler) a parking/yielding task hands over to. */

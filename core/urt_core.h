@@ -156,6 +156,8 @@ typedef struct urt_task_opts {
 
 /* Spawn fn(arg) as a new task on the current loop. It starts on a later
  * tick (the caller keeps running). With out == NULL the task is detached.
+ * The task inherits the spawner's floating-point rounding mode and keeps
+ * its own across switches (like a thread's).
  * Returns 0; -EPERM outside a loop thread; -EINVAL if fn is NULL; -ENOMEM. */
 URT_API int urt_spawn(urt_task **out, urt_task_fn fn, void *arg, const urt_task_opts *opts);
 

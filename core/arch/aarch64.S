@@ -37,7 +37,7 @@ urt__ctx_jump:		/* x0 = urt_ctxsw *from, x1 = urt_ctxsw *to */
 	ldp	d12, d13, [sp, #128]
 	ldp	d14, d15, [sp, #144]
 	add	sp, sp, #176
-	ret	/* see x86_64.S: one call site, so the return predictor is right */
+	ret	/* not br: see x86_64.S (the return predictor) */
 	.cfi_endproc
 	.size	urt__ctx_jump,.-urt__ctx_jump
 

@@ -17,7 +17,13 @@ void urt__ctx_make(urt_ctxsw *c, void *lo, size_t size, void (*entry)(void *), v
 	uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
 	uint64_t *sp = (uint64_t *)top - 8;
 	memset(sp, 0, 8 * sizeof *sp);
-	sp[0] = 0x1F80ull | (0x037Full << 32); /* default MXCSR, x87 control word */
+	/* the new task inherits the spawner's MXCSR and x87 control word, as
+	 * a new thread inherits its creator's floating-point environment */
+	uint32_t mxcsr;
+	uint16_t fpcw;
+	__asm__("stmxcsr %0" : "=m"(mxcsr));
+	__asm__("fnstcw %0" : "=m"(fpcw));
+	sp[0] = mxcsr | ((uint64_t)fpcw << 32);
 	sp[3] = (uint64_t)(uintptr_t)entry;    /* r13 */
 	sp[4] = (uint64_t)(uintptr_t)arg;      /* r12 */
 	sp[7] = (uint64_t)(uintptr_t)urt__ctx_start;
@@ -33,6 +39,9 @@ void urt__ctx_make(urt_ctxsw *c, void *lo, size_t size, void (*entry)(void *), v
 	sp[0] = (uint64_t)(uintptr_t)arg;             /* x19 */
 	sp[1] = (uint64_t)(uintptr_t)entry;           /* x20 */
 	sp[11] = (uint64_t)(uintptr_t)urt__ctx_start; /* x30 */
+	uint64_t fpcr; /* inherited from the spawner, as on x86_64 */
+	__asm__("mrs %0, fpcr" : "=r"(fpcr));
+	sp[20] = fpcr;
 	c->sp = sp;
 }
 #else

@@ -1,0 +1,71 @@
+/* The context switch between tasks and the scheduler, inline so a yield or
+ * a park costs one call (the register switch) and no more; with the
+ * annotations ASan (fake stacks) and TSan (fibers) need to follow it. */
+#ifndef URT_CORE_SWITCH_H
+#define URT_CORE_SWITCH_H
+
+#include "core_internal.h"
+#include "probes.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define URT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define URT_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define URT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define URT_TSAN 1
+#endif
+#endif
+
+#ifdef URT_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef URT_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+/* Release the stack of a task that finished (the context that runs after
+ * it does this: a stack cannot free itself). */
+void urt__reap_dead(urt_loop *l);
+
+/* Run `to` (NULL: the scheduler) instead of `from` (NULL: the scheduler). */
+static inline __attribute__((always_inline)) void urt__switch(urt_loop *l, urt_task *from,
+								   urt_task *to)
+{
+	if (from == to)
+		return;
+	/* relaxed atomic stores (plain moves): the stall watchdog reads both */
+	__atomic_store_n(&l->current, to, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->stats.switches, l->stats.switches + 1, __ATOMIC_RELAXED);
+	URT_PROBE2(task_switch, from, to); /* pointers: no loads on the hot path */
+	urt__ctx_activate(to ? &to->ctx : NULL);
+#ifdef URT_ASAN
+	void **save = from ? &from->san_fake_stack : &l->main_fake_stack;
+	if (from && from->state == URT_T_DONE)
+		save = NULL; /* its fake stack dies with it */
+	const void *bottom = l->main_stack_bottom;
+	size_t size = l->main_stack_size;
+	if (to) {
+		bottom = (char *)to->stack->base + urt__page_size();
+		size = to->stack->size - urt__page_size();
+	}
+	__sanitizer_start_switch_fiber(save, bottom, size);
+#endif
+#ifdef URT_TSAN
+	__tsan_switch_to_fiber(to ? to->tsan_fiber : l->main_tsan_fiber, 0);
+#endif
+	urt__ctx_jump(from ? &from->regs : &l->main_ctx, to ? &to->regs : &l->main_ctx);
+	/* resumed: we are `from` again */
+#ifdef URT_ASAN
+	__sanitizer_finish_switch_fiber(from ? from->san_fake_stack : l->main_fake_stack, NULL, NULL);
+#endif
+	if (URT_UNLIKELY(l->dead != NULL))
+		urt__reap_dead(l);
+}
+
+#endif
