@@ -3,6 +3,9 @@
 # talk HTTP/1.1 to it over loopback: GET /, files, keep-alive, pipelining,
 # split reads, 400/403/404/405/431/408 answers, path traversal and symlink
 # escapes, then SIGTERM: a clean exit with the access log flushed.
+# Waits are for events with generous bounds, and the server's idle/head
+# timeout is long enough that a client delayed by a loaded machine (200
+# connections opened before any request is sent) is not cut off.
 # Usage: script_http_e2e.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
 BUILD=${2:?build dir}
@@ -21,18 +24,18 @@ ln -s /etc/passwd "$DIR/root/abs"
 ln -s a.txt "$DIR/root/inside"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$BIN" --port "$PORT" --loops 2 --root "$DIR/root" --access-log "$DIR/access.log" \
-	--timeout-ms 300 >"$DIR/out" 2>"$DIR/err" &
+	--timeout-ms 2000 >"$DIR/out" 2>"$DIR/err" &
 PID=$!
 python3 - "$PORT" "$DIR" <<'PY'
 import socket, sys, time
 port, d = int(sys.argv[1]), sys.argv[2]
-for _ in range(300):
+for _ in range(3000):
     try:
         socket.create_connection(("127.0.0.1", port)).close(); break
     except OSError: time.sleep(0.01)
 
 def conn():
-    s = socket.create_connection(("127.0.0.1", port)); s.settimeout(5); return s
+    s = socket.create_connection(("127.0.0.1", port)); s.settimeout(30); return s
 
 def read_response(s, buf=b""):
     while b"\r\n\r\n" not in buf:
@@ -112,10 +115,11 @@ st, h, closed = raw(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
 check(st == 200 and closed and h.get("connection") == "close", "Connection: close")
 st, h, closed = raw(b"GET / HTTP/1.0\r\n\r\n"); check(st == 200 and closed, "HTTP/1.0 closes")
 
-# slow client: a partial head, then nothing: 408 after --timeout-ms
+# slow client: a partial head, then nothing: 408 after --timeout-ms (a
+# server without the timeout never answers: the socket's 30 s time-out)
 s = conn(); s.sendall(b"GET / HTTP/1.1\r\nHo")
 t0 = time.time()
-st, h, body, _ = read_response(s); check(st == 408 and time.time() - t0 < 3, "slow client 408")
+st, h, body, _ = read_response(s); check(st == 408 and time.time() - t0 < 20, "slow client 408")
 s.close()
 
 # many connections at once, spread over both loops
@@ -126,7 +130,7 @@ for x in socks: x.close()
 print("e2e: %d checks passed" % checks)
 PY
 kill -TERM $PID
-for _ in $(seq 300); do kill -0 $PID 2>/dev/null || break; sleep 0.01; done
+for _ in $(seq 3000); do kill -0 $PID 2>/dev/null || break; sleep 0.01; done
 if kill -0 $PID 2>/dev/null; then echo "FAIL: urt-http did not stop on SIGTERM"; exit 1; fi
 wait $PID || { echo "FAIL: urt-http exited with $?"; cat "$DIR/err"; exit 1; }
 grep -q '"requests"' "$DIR/out" || { echo "FAIL: no summary line"; exit 1; }

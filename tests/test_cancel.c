@@ -105,7 +105,8 @@ static void *before_start_main(void *arg)
 	uint64_t t0 = urt_now();
 	void *res = NULL;
 	cr_expect_eq(urt_join(t, &res), -ECANCELED);
-	cr_expect_lt(urt_now() - t0, URT_NS_PER_SEC, "the sleep was not interrupted");
+	/* loose (a loaded machine): the sleep is 60 s */
+	cr_expect_lt(urt_now() - t0, 5 * URT_NS_PER_SEC, "the sleep was not interrupted");
 	cr_expect_eq((intptr_t)res, 3);
 	cr_expect(g_ran, "a task cancelled before it started still runs its body");
 	cr_expect_eq(g_r[0], -ECANCELED);

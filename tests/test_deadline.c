@@ -43,7 +43,9 @@ static void *deadline_main(void *arg)
 	cr_expect_eq(v.r1, -ETIME, "call under an expired deadline: %d", v.r1);
 	cr_expect_geq(v.waited, 5 * MS, "returned before the deadline (%llu ns)",
 		      (unsigned long long)v.waited);
-	cr_expect_lt(v.waited, 2 * URT_NS_PER_SEC, "the deadline fired late");
+	/* loose (a loaded machine may run the task late): without the deadline
+	 * the calls block for 60 s or forever */
+	cr_expect_lt(v.waited, 5 * URT_NS_PER_SEC, "the deadline fired late");
 	cr_expect_eq(v.r2, -ETIME, "a later call in the expired scope: %d", v.r2);
 	cr_expect_eq(v.r_exit, 0);
 	blk_check_untouched(&e);
@@ -77,13 +79,14 @@ static void *inner_shorter(void *arg)
 {
 	(void)arg;
 	urt_deadline outer, inner;
-	cr_assert_eq(urt_deadline_enter(&outer, URT_NS_PER_SEC), 0);
+	cr_assert_eq(urt_deadline_enter(&outer, 30 * URT_NS_PER_SEC), 0);
 	uint64_t outer_at = urt_deadline_get();
 	cr_assert_eq(urt_deadline_enter(&inner, 5 * MS), 0);
 	cr_expect_lt(urt_deadline_get(), outer_at, "inner, shorter scope must win");
 	uint64_t t0 = urt_now();
 	cr_expect_eq(urt_sleep(10 * URT_NS_PER_SEC), -ETIME);
-	cr_expect_lt(urt_now() - t0, 500 * MS);
+	/* loose (a loaded machine): the sleep alone would take 10 s */
+	cr_expect_lt(urt_now() - t0, 5 * URT_NS_PER_SEC);
 	cr_expect_eq(urt_deadline_exit(&inner), 0);
 	cr_expect_eq(urt_deadline_get(), outer_at, "leaving restores the outer deadline");
 	/* the outer scope has not expired: calls work again */
@@ -109,7 +112,8 @@ static void *outer_shorter(void *arg)
 	cr_expect_eq(urt_deadline_get(), outer_at, "a longer inner scope cannot extend the outer one");
 	uint64_t t0 = urt_now();
 	cr_expect_eq(urt_sleep(10 * URT_NS_PER_SEC), -ETIME);
-	cr_expect_lt(urt_now() - t0, 500 * MS);
+	/* loose (a loaded machine): the inner scope would take 10 s */
+	cr_expect_lt(urt_now() - t0, 5 * URT_NS_PER_SEC);
 	cr_expect_eq(urt_deadline_exit(&inner), 0);
 	/* the outer one has expired as well */
 	cr_expect_eq(urt_sleep(0), -ETIME);
@@ -245,7 +249,7 @@ static void *in_time(void *arg)
 	urt_task *w;
 	cr_assert_eq(urt_spawn(&w, late_writer, NULL, NULL), 0);
 	urt_deadline d;
-	cr_assert_eq(urt_deadline_enter(&d, 2 * URT_NS_PER_SEC), 0);
+	cr_assert_eq(urt_deadline_enter(&d, 5 * URT_NS_PER_SEC), 0);
 	char buf[16] = {0};
 	cr_expect_eq(urt_read(g_pipe[0], buf, sizeof buf, URT_POS_CURRENT), 5);
 	cr_expect_str_eq(buf, "hello");

@@ -54,12 +54,17 @@ static void *workload(void *arg)
 	cr_expect_eq(urt_unlinkat(dfd, "w", 0), 0);
 	cr_expect_eq(urt_close(dfd), 0);
 
-	/* sleep */
-	uint64_t t0 = urt_now();
-	cr_expect_eq(urt_sleep(2 * MS), 0);
-	uint64_t dt = urt_now() - t0;
-	cr_expect_geq(dt, 2 * MS);
-	cr_expect_lt(dt, 500 * MS);
+	/* sleep: never early; not late in the best of three tries (a loaded
+	 * machine may run any one try late, a broken timer path every one) */
+	uint64_t best = UINT64_MAX;
+	for (int i = 0; i < 3; i++) {
+		uint64_t t0 = urt_now();
+		cr_expect_eq(urt_sleep(2 * MS), 0);
+		uint64_t dt = urt_now() - t0;
+		cr_expect_geq(dt, 2 * MS);
+		best = dt < best ? dt : best;
+	}
+	cr_expect_lt(best, 500 * MS, "a 2 ms sleep took %llu ns", (unsigned long long)best);
 
 	/* sockets: urt_socket (IORING_OP_SOCKET or its fallback), accept, connect */
 	int lfd = urt_tcp_listen("127.0.0.1", 0, 8, 0);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "check.h"
 #include "urt_fault.h"
@@ -343,10 +344,21 @@ static void *soon(void *arg)
 	return arg;
 }
 
+static pid_t loop_tid;
+
+/* Wait until the loop thread sleeps in io_uring_enter, so the submission
+ * must wake it through the eventfd (a fixed delay is a guess a loaded
+ * machine breaks). */
+static void wait_loop_asleep(pid_t tid)
+{
+	if (urt_test_wait_in_syscall((int)tid, SYS_io_uring_enter, -1, 10000) < 0)
+		usleep(50000); /* the kernel cannot tell: fall back to a delay */
+}
+
 static void *poster(void *arg)
 {
 	urt_loop *l = arg;
-	usleep(5000); /* let the loop go to sleep in io_uring_enter */
+	wait_loop_asleep(loop_tid);
 	urt_future *f = NULL;
 	int r = urt_submit(l, soon, (void *)3, &f);
 	if (r == 0) {
@@ -367,6 +379,7 @@ static void *wake_scenario(void *arg)
 	pthread_t th;
 	urt_loop *l = urt_loop_current();
 	urt_event_init(&woken);
+	loop_tid = (pid_t)urt_test_tid();
 	cr_assert_eq(urt_loop_hold(l), 0);
 	cr_assert_eq(pthread_create(&th, NULL, poster, l), 0);
 	cr_assert_eq(urt_event_wait(&woken), 0);

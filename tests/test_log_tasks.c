@@ -188,14 +188,21 @@ static void *ticker_main(void *arg)
 	urt_task *tk, *fl;
 	cr_assert_eq(urt_spawn(&tk, ticker, NULL, NULL), 0);
 	cr_assert_eq(urt_spawn(&fl, flooder, NULL, NULL), 0);
-	/* the pipe nobody reads fills: the writer stalls, the flooder's ring fills */
-	for (int i = 0; i < 200 && logged < 20000; i++)
-		urt_sleep(1000000);
-	int t0 = ticks, l0 = logged;
-	urt_sleep(50000000);
+	/* the pipe nobody reads fills: the writer stalls, the flooder's ring
+	 * fills and the flooder parks. Wait for that by events, not a fixed
+	 * time a loaded machine may not honour: until the flooder made no
+	 * progress over 10 of the ticker's ticks. (A flooder that blocked the
+	 * thread would stop the ticker and us too: the test times out.) */
+	int t0, l0;
+	uint64_t end = urt_now() + 20 * URT_NS_PER_SEC;
+	do {
+		t0 = ticks, l0 = logged;
+		while (ticks - t0 < 10 && urt_now() < end)
+			urt_sleep(1000000);
+	} while (logged != l0 && logged < 20000 && urt_now() < end);
 	cr_expect_lt(logged, 20000, "the flooder should be blocked");
 	cr_expect_eq(logged, l0, "and make no progress while the sink is stuck");
-	cr_expect_geq(ticks - t0, 10, "the ticker kept running: %d ticks in 50 ms", ticks - t0);
+	cr_expect_geq(ticks - t0, 10, "the ticker kept running: %d ticks", ticks - t0);
 	pthread_t dr;
 	cr_assert_eq(pthread_create(&dr, NULL, drain_pipe, NULL), 0);
 	cr_assert_eq(urt_join(fl, NULL), 0);

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "check.h"
 #include "urt_offload.h"
@@ -60,15 +61,27 @@ static void *pipe_reader(void *arg)
 	return (void *)(intptr_t)(n == 1 ? c : -1);
 }
 
+static int driver_tid;
+
+/* Sleeps in epoll_wait (or its pwait forms) right now? */
+static void wait_driver_in_epoll(void)
+{
+	int r = urt_test_wait_in_syscall(driver_tid, SYS_epoll_wait, SYS_epoll_pwait, 10000);
+	if (r < 0)
+		usleep(30000); /* the kernel cannot tell: fall back to a delay */
+}
+
 static void *late_writer(void *arg)
 {
-	usleep(30000);
+	/* once the driver sleeps: a fixed delay a loaded machine may outlast
+	 * would let the completion come before epoll, which proves nothing */
+	wait_driver_in_epoll();
 	ssize_t n = write((int)(intptr_t)arg, "x", 1);
 	(void)n;
 	return NULL;
 }
 
-/* A pipe read that completes 30 ms later, while epoll sleeps. */
+/* A pipe read that completes later, while epoll sleeps. */
 static void ring_completion(const urt_config *cfg)
 {
 	urt_loop *l;
@@ -77,9 +90,10 @@ static void ring_completion(const urt_config *cfg)
 	cr_assert_eq(pipe(p), 0);
 	cr_assert_eq(urt_spawn(NULL, pipe_reader, (void *)(intptr_t)p[0], NULL), 0);
 	pthread_t th;
+	driver_tid = urt_test_tid();
 	pthread_create(&th, NULL, late_writer, (void *)(intptr_t)p[1]);
 	driven d = {0};
-	drive(l, &d, 2000);
+	drive(l, &d, 8000);
 	pthread_join(th, NULL);
 	cr_expect_eq(d.timeouts, 0, "the eventfd did not fire for a read completion");
 	cr_expect_geq(d.wakeups, 1);
@@ -90,17 +104,17 @@ static void ring_completion(const urt_config *cfg)
 	close(p[1]);
 }
 
-Test(loop_fd, ring_completion_wakes_epoll, .timeout = 10)
+Test(loop_fd, ring_completion_wakes_epoll, .timeout = 20)
 {
 	ring_completion(NULL); /* DEFER_TASKRUN, the default */
 }
 
-Test(loop_fd, ring_completion_wakes_epoll_without_defer_taskrun, .timeout = 10)
+Test(loop_fd, ring_completion_wakes_epoll_without_defer_taskrun, .timeout = 20)
 {
 	ring_completion(&(urt_config){.flags = URT_CFG_NO_DEFER_TASKRUN});
 }
 
-Test(loop_fd, ring_completion_wakes_epoll_without_coop_taskrun, .timeout = 10)
+Test(loop_fd, ring_completion_wakes_epoll_without_coop_taskrun, .timeout = 20)
 {
 	ring_completion(&(urt_config){.flags = URT_CFG_NO_DEFER_TASKRUN | URT_CFG_NO_COOP_TASKRUN});
 }
@@ -121,14 +135,14 @@ static void *offloading_task(void *arg)
 	return NULL;
 }
 
-Test(loop_fd, offload_completion_wakes_epoll, .timeout = 10)
+Test(loop_fd, offload_completion_wakes_epoll, .timeout = 20)
 {
 	urt_loop *l;
 	cr_assert_eq(urt_loop_create(&l, NULL), 0);
 	atomic_store(&job_res, 0);
 	cr_assert_eq(urt_spawn(NULL, offloading_task, (void *)7, NULL), 0);
 	driven d = {0};
-	drive(l, &d, 2000);
+	drive(l, &d, 8000);
 	cr_expect_eq(d.timeouts, 0, "an offload completion did not make urt_loop_fd readable");
 	while (urt_loop_step(l, 10 * MS) > 0)
 		;
@@ -158,7 +172,7 @@ static void *waits_for_submission(void *arg)
 
 static void *foreign_submitter(void *arg)
 {
-	usleep(30000);
+	wait_driver_in_epoll();
 	urt_call_soon(arg, submitted, NULL);
 	return NULL;
 }
@@ -180,13 +194,14 @@ Test(loop_fd, bad_input, .timeout = 5)
 
 /* A submission from a foreign thread while the embedding poller sleeps:
  * the posted message must wake the outer epoll. */
-Test(loop_fd, foreign_submission_wakes_epoll, .timeout = 10)
+Test(loop_fd, foreign_submission_wakes_epoll, .timeout = 20)
 {
 	(void)waits_for_submission;
 	urt_loop *l;
 	cr_assert_eq(urt_loop_create(&l, NULL), 0);
 	atomic_store(&submitted_ran, 0);
 	pthread_t th;
+	driver_tid = urt_test_tid();
 	pthread_create(&th, NULL, foreign_submitter, l);
 	int fd = urt_loop_fd(l);
 	int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -199,7 +214,7 @@ Test(loop_fd, foreign_submission_wakes_epoll, .timeout = 10)
 		if (atomic_load(&submitted_ran))
 			break;
 		struct epoll_event out;
-		if (epoll_wait(ep, &out, 1, 1000) == 0) {
+		if (epoll_wait(ep, &out, 1, 8000) == 0) {
 			timeouts++;
 			break;
 		}

@@ -84,7 +84,8 @@ static void reset(void)
 
 static void wait_ready(void)
 {
-	for (int i = 0; i < 500 && atomic_load(&ready) < NLOOPS; i++)
+	/* up to 10 s: the loops' threads may start late on a loaded machine */
+	for (int i = 0; i < 5000 && atomic_load(&ready) < NLOOPS; i++)
 		usleep(2000);
 	cr_assert_eq(atomic_load(&ready), NLOOPS);
 }

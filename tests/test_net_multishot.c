@@ -206,8 +206,12 @@ static void *exhaustion(void *arg)
 	}
 	cr_expect_eq(urt_bufring_available(br), 0);
 	cr_assert_eq(write(a, msg + got, sizeof msg - got), (ssize_t)(sizeof msg - got));
-	urt_sleep(20 * URT_NS_PER_MS); /* let the kernel find no buffer */
-	urt_loop_stats_get(NULL, &s1);
+	/* wait for the kernel to find no buffer (a loaded machine may deliver
+	 * the data late: wait for the count, not a fixed time) */
+	uint64_t end = urt_now() + 5 * URT_NS_PER_SEC;
+	do
+		urt_sleep(URT_NS_PER_MS);
+	while (urt_loop_stats_get(NULL, &s1) == 0 && s1.enobufs == s0.enobufs && urt_now() < end);
 	cr_expect_gt(s1.enobufs, s0.enobufs, "-ENOBUFS is counted");
 	/* a next() with no free buffer waits for one: a deadline ends the wait */
 	urt_deadline d;
@@ -252,7 +256,11 @@ static void *close_with_queue(void *arg)
 	cr_assert_eq(write(a, "0123456789abcdef0123", 20), 20);
 	urt_buf x;
 	cr_assert_gt(urt_msrecv_next(r, &x), 0);
-	urt_sleep(10 * URT_NS_PER_MS); /* the rest lands in the queue */
+	/* the rest lands in the queue (wait for it, not for a fixed time) */
+	for (uint64_t end = urt_now() + 5 * URT_NS_PER_SEC;
+	     urt_bufring_available(br) == 7 && urt_now() < end;)
+		urt_sleep(URT_NS_PER_MS);
+	cr_assert_lt(urt_bufring_available(br), 7, "the rest of the data never arrived");
 	cr_expect_eq(urt_bufring_destroy(br), -EBUSY, "in use");
 	cr_expect_eq(urt_msrecv_close(r), 0);
 	cr_expect_eq(urt_bufring_available(br), 7, "queued buffers went back, x is still lent");
@@ -349,10 +357,16 @@ static void *acceptor_leftovers(void *arg)
 	int c1 = urt_tcp_connect("127.0.0.1", port_of(lfd));
 	int fd = urt_acceptor_next(a);
 	cr_assert_geq(fd, 0);
+	int base = urt_test_fd_count();
 	int c2 = urt_tcp_connect("127.0.0.1", port_of(lfd));
 	int c3 = urt_tcp_connect("127.0.0.1", port_of(lfd));
-	urt_sleep(10 * URT_NS_PER_MS);
+	/* wait until the acceptor has taken both: two client fds, two accepted
+	 * (a loaded machine may be slow to: wait for the fds, not a fixed time) */
+	for (uint64_t end = urt_now() + 5 * URT_NS_PER_SEC;
+	     urt_test_fd_count() < base + 4 && urt_now() < end;)
+		urt_sleep(URT_NS_PER_MS);
 	int before = urt_test_fd_count();
+	cr_assert_eq(before, base + 4, "the acceptor took %d of 2 connections", before - base - 2);
 	cr_expect_eq(urt_acceptor_close(a), 0);
 	cr_expect_eq(urt_test_fd_count(), before - 2, "two queued connections closed");
 	char c;

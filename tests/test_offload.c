@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,10 @@ static void *gated_job(void *arg)
 	return arg;
 }
 
+/* Generous real-time bound for waiting on a condition another thread makes
+ * true: long enough for any loaded machine, short of the test's timeout. */
+#define WAIT_MS 8000
+
 static void gate_reset(void)
 {
 	atomic_store(&gate_open, 0);
@@ -78,39 +83,57 @@ static void *ticker(void *arg)
 	return NULL;
 }
 
-static void *offload_sleeper(void *arg)
+/* Each job blocks until all 8 are in at once and the loop's ticker has
+ * ticked 8 times meanwhile: jobs run one after another, or a loop blocked
+ * by them, keep that from happening (then the jobs give up at a shared
+ * end, WAIT_MS after the start, and fail). No wall-clock guess: a loaded
+ * machine only makes it take longer. */
+static atomic_int rendezvous_in;
+static _Atomic uint64_t rendezvous_end;
+
+static void *rendezvous_job(void *arg)
+{
+	atomic_fetch_add(&rendezvous_in, 1);
+	bool met;
+	while (!(met = atomic_load(&rendezvous_in) >= 8 && atomic_load(&ticks) >= 8) &&
+	       mono_ms() < atomic_load(&rendezvous_end))
+		usleep(500);
+	return met ? (void *)((intptr_t)arg + 1) : (void *)(intptr_t)-1;
+}
+
+static void *offload_rendezvous(void *arg)
 {
 	void *res = NULL;
-	int r = urt_to_thread(sleep_ms_job, arg, &res);
+	int r = urt_to_thread(rendezvous_job, arg, &res);
 	return r == 0 ? res : (void *)(intptr_t)r;
 }
 
-static void *eight_sleepers_main(void *arg)
+static void *eight_blockers_main(void *arg)
 {
 	(void)arg;
 	urt_task *tick_task, *t[8];
+	atomic_store(&ticks, 0);
+	atomic_store(&stop_ticker, 0);
+	atomic_store(&rendezvous_in, 0);
+	atomic_store(&rendezvous_end, mono_ms() + WAIT_MS);
 	cr_assert_eq(urt_spawn(&tick_task, ticker, NULL, NULL), 0);
-	uint64_t t0 = mono_ms();
 	for (int i = 0; i < 8; i++)
-		cr_assert_eq(urt_spawn(&t[i], offload_sleeper, (void *)(intptr_t)100, NULL), 0);
+		cr_assert_eq(urt_spawn(&t[i], offload_rendezvous, (void *)(intptr_t)100, NULL), 0);
 	for (int i = 0; i < 8; i++) {
 		void *res;
 		cr_assert_eq(urt_join(t[i], &res), 0);
-		cr_expect_eq((intptr_t)res, 101, "job %d returned %ld", i, (long)(intptr_t)res);
+		cr_expect_eq((intptr_t)res, 101, "job %d: 8 blocking jobs were not all running at "
+			  "once, or the loop was blocked (%d in, %d ticks)", i,
+			  atomic_load(&rendezvous_in), atomic_load(&ticks));
 	}
-	uint64_t took = mono_ms() - t0;
-	int seen = atomic_load(&ticks);
 	atomic_store(&stop_ticker, 1);
 	urt_join(tick_task, NULL);
-	cr_expect_lt(took, 600, "8 x 100 ms jobs took %lu ms: not run in parallel", (unsigned long)took);
-	/* 100 ms of 5 ms ticks: a blocked loop would show ~0 */
-	cr_expect_geq(seen, 8, "the ticker only ticked %d times", seen);
 	return NULL;
 }
 
 Test(offload, loop_keeps_ticking_while_jobs_block, .timeout = 20)
 {
-	run_main(eight_sleepers_main, NULL);
+	run_main(eight_blockers_main, NULL);
 }
 
 /* ---- results, errors, bad input ------------------------------------------ */
@@ -297,7 +320,7 @@ static void *gated_all_enter_main(void *arg)
 	for (intptr_t i = 0; i < 6; i++)
 		cr_assert_eq(urt_spawn(&t[i], gated_task, (void *)(i + 1), NULL), 0);
 	/* no job finishes until every one started: only growth can start them */
-	for (int i = 0; i < 2000 && atomic_load(&gate_entered) < 6; i++)
+	for (uint64_t end = mono_ms() + WAIT_MS; atomic_load(&gate_entered) < 6 && mono_ms() < end;)
 		urt_sleep(MS);
 	cr_expect_eq(atomic_load(&gate_entered), 6, "blocked jobs got %d threads", atomic_load(&gate_entered));
 	urt_offload_stats st;
@@ -321,11 +344,15 @@ Test(offload, blocked_jobs_grow_the_pool, .timeout = 20)
 
 /* ---- the CPU pool cannot starve the blocking pool ------------------------- */
 
+/* CPU work that goes on until the test lets it end (or WAIT_MS passed). */
+static atomic_int spin_release;
+
 static void *spin_job(void *arg)
 {
-	uint64_t end = mono_ms() + (uint64_t)(intptr_t)arg;
+	(void)arg;
+	uint64_t end = mono_ms() + WAIT_MS;
 	volatile uint64_t x = 0;
-	while (mono_ms() < end)
+	while (!atomic_load(&spin_release) && mono_ms() < end)
 		x++;
 	return NULL;
 }
@@ -333,24 +360,35 @@ static void *spin_job(void *arg)
 static void *cpu_hog(void *arg)
 {
 	(void)arg;
-	return (void *)(intptr_t)urt_to_cpu(spin_job, (void *)(intptr_t)400, NULL);
+	return (void *)(intptr_t)urt_to_cpu(spin_job, NULL, NULL);
 }
 
 static void *saturation_main(void *arg)
 {
 	(void)arg;
+	atomic_store(&spin_release, 0);
 	urt_task *hogs[6];
 	for (int i = 0; i < 6; i++)
 		cr_assert_eq(urt_spawn(&hogs[i], cpu_hog, NULL, NULL), 0);
-	urt_sleep(20 * MS); /* the CPU pool is busy, its queue holds the rest */
+	/* the CPU pool is busy, its queue holds the rest */
 	urt_offload_stats st;
-	urt_offload_stats_get(URT_POOL_CPU, &st);
+	for (uint64_t end = mono_ms() + WAIT_MS; mono_ms() < end; urt_sleep(MS)) {
+		urt_offload_stats_get(URT_POOL_CPU, &st);
+		if (st.running == 2 && st.queued == 4)
+			break;
+	}
 	cr_expect_eq(st.running, 2, "CPU pool running %u", st.running);
 	cr_expect_eq(st.queued, 4);
-	uint64_t t0 = mono_ms();
-	cr_expect_eq(urt_to_thread(sleep_ms_job, (void *)(intptr_t)10, NULL), 0);
-	uint64_t took = mono_ms() - t0;
-	cr_expect_lt(took, 200, "a 10 ms blocking job took %lu ms behind CPU work", (unsigned long)took);
+	/* the CPU jobs run until released: a blocking job queued behind them
+	 * would not finish before the deadline */
+	urt_deadline d;
+	cr_assert_eq(urt_deadline_enter(&d, WAIT_MS / 2 * MS), 0);
+	cr_expect_eq(urt_to_thread(sleep_ms_job, (void *)(intptr_t)10, NULL), 0,
+		     "a blocking job waited behind CPU work");
+	urt_deadline_exit(&d);
+	urt_offload_stats_get(URT_POOL_CPU, &st);
+	cr_expect_eq(st.running + st.queued, 6, "the CPU work was still held");
+	atomic_store(&spin_release, 1);
 	for (int i = 0; i < 6; i++) {
 		void *r;
 		urt_join(hogs[i], &r);
@@ -394,11 +432,13 @@ static void *queue_full_main(void *arg)
 	cr_assert_eq(urt_spawn(&tick_task, ticker, NULL, NULL), 0);
 	for (intptr_t i = 0; i < 6; i++)
 		cr_assert_eq(urt_spawn(&t[i], gated_task, (void *)(i + 100), NULL), 0);
-	while (atomic_load(&gate_entered) < 1)
-		urt_sleep(MS);
-	urt_sleep(10 * MS);
 	urt_offload_stats st;
-	urt_offload_stats_get(URT_POOL_BLOCKING, &st);
+	for (uint64_t end = mono_ms() + WAIT_MS; mono_ms() < end; urt_sleep(MS)) {
+		urt_offload_stats_get(URT_POOL_BLOCKING, &st);
+		if (atomic_load(&gate_entered) >= 1 && st.running == 1 && st.queued == 2 &&
+		    st.waiting == 3)
+			break;
+	}
 	cr_expect_eq(st.running, 1);
 	cr_expect_eq(st.queued, 2, "queued %u", st.queued);
 	cr_expect_eq(st.waiting, 3, "3 tasks parked for room, got %u", st.waiting);
@@ -407,8 +447,10 @@ static void *queue_full_main(void *arg)
 	pthread_create(&th, NULL, try_from_plain_thread, NULL);
 	pthread_join(th, NULL);
 	cr_expect_eq(atomic_load(&try_result), -EAGAIN);
+	/* parked tasks leave the loop running (were it blocked, so would we) */
 	int before = atomic_load(&ticks);
-	urt_sleep(30 * MS);
+	for (uint64_t end = mono_ms() + WAIT_MS; atomic_load(&ticks) <= before && mono_ms() < end;)
+		urt_sleep(MS);
 	cr_expect_gt(atomic_load(&ticks), before, "the loop thread must not block");
 	atomic_store(&gate_open, 1);
 	for (intptr_t i = 0; i < 6; i++) {
@@ -431,15 +473,17 @@ Test(offload, full_queue_parks_tasks_and_refuses_threads, .timeout = 20)
 
 /* ---- classes ----------------------------------------------------------------- */
 
-static atomic_int in_class, class_peak;
+static atomic_int in_class, class_peak, class_release;
 
+/* Held until the test releases the class (or WAIT_MS passed). */
 static void *class_job(void *arg)
 {
 	int n = atomic_fetch_add(&in_class, 1) + 1;
 	int peak = atomic_load(&class_peak);
 	while (n > peak && !atomic_compare_exchange_weak(&class_peak, &peak, n))
 		;
-	usleep(20000);
+	for (uint64_t end = mono_ms() + WAIT_MS; !atomic_load(&class_release) && mono_ms() < end;)
+		usleep(500);
 	atomic_fetch_sub(&in_class, 1);
 	return arg;
 }
@@ -455,11 +499,16 @@ static void *class_main(void *arg)
 	urt_task *t[8];
 	for (int i = 0; i < 8; i++)
 		cr_assert_eq(urt_spawn(&t[i], class_task, NULL, NULL), 0);
-	urt_sleep(5 * MS);
-	/* other classes do not queue behind class 3 */
-	uint64_t t0 = mono_ms();
-	cr_expect_eq(urt_to_thread(sleep_ms_job, (void *)(intptr_t)1, NULL), 0);
-	cr_expect_lt(mono_ms() - t0, 40);
+	for (uint64_t end = mono_ms() + WAIT_MS; atomic_load(&in_class) < 2 && mono_ms() < end;)
+		urt_sleep(MS);
+	cr_expect_eq(atomic_load(&in_class), 2, "class 3 running %d", atomic_load(&in_class));
+	/* other classes do not queue behind class 3, held until released */
+	urt_deadline d;
+	cr_assert_eq(urt_deadline_enter(&d, WAIT_MS / 2 * MS), 0);
+	cr_expect_eq(urt_to_thread(sleep_ms_job, (void *)(intptr_t)1, NULL), 0,
+		     "another class waited behind class 3");
+	urt_deadline_exit(&d);
+	atomic_store(&class_release, 1);
 	for (int i = 0; i < 8; i++) {
 		void *r;
 		urt_join(t[i], &r);
@@ -472,6 +521,7 @@ static void *class_main(void *arg)
 Test(offload, class_cap_limits_concurrency, .timeout = 20)
 {
 	cr_assert_eq(urt_offload_class_limit(3, 2), 0);
+	atomic_store(&class_release, 0);
 	run_main(class_main, NULL);
 }
 
@@ -504,7 +554,9 @@ static void *cancel_main(void *arg)
 	cr_expect_eq((intptr_t)r, -ECANCELED);
 	urt_join(queued, &r);
 	cr_expect_eq((intptr_t)r, -ECANCELED);
-	cr_expect_lt(mono_ms() - t0, 50, "cancel must not wait for the job");
+	/* the job runs until the gate opens below: a cancel that waited for it
+	 * would hang (the bound is loose for a loaded machine) */
+	cr_expect_lt(mono_ms() - t0, WAIT_MS / 2, "cancel must not wait for the job");
 	urt_offload_stats st;
 	urt_offload_stats_get(URT_POOL_BLOCKING, &st);
 	cr_expect_eq(st.running, 1, "the running job runs on");
@@ -530,16 +582,17 @@ static void *deadline_main(void *arg)
 	(void)arg;
 	urt_deadline d;
 	cr_assert_eq(urt_deadline_enter(&d, 20 * MS), 0);
-	uint64_t t0 = mono_ms();
-	cr_expect_eq(urt_to_thread(sleep_ms_job, (void *)(intptr_t)200, NULL), -ETIME);
-	cr_expect_lt(mono_ms() - t0, 150);
+	/* the job runs until the gate opens: only the deadline ends the wait */
+	cr_expect_eq(urt_to_thread(gated_job, NULL, NULL), -ETIME);
 	cr_expect_eq(urt_to_thread(sleep_ms_job, NULL, NULL), -ETIME, "already expired");
 	urt_deadline_exit(&d);
+	atomic_store(&gate_open, 1);
 	return NULL;
 }
 
 Test(offload, deadline_interrupts_wait, .timeout = 10)
 {
+	gate_reset();
 	run_main(deadline_main, NULL);
 }
 
@@ -576,13 +629,13 @@ Test(offload, run_returns_after_jobs_in_flight, .timeout = 10)
 {
 	gate_reset();
 	atomic_store(&heap_job_done, 0);
+	uint64_t t0 = mono_ms(); /* before the gate's 80 ms start */
 	pthread_t th;
 	pthread_create(&th, NULL, open_gate_later, NULL);
 	urt_test_baseline b = urt_test_baseline_take();
-	uint64_t t0 = mono_ms();
 	cr_assert_eq(urt_run(abandon_main, NULL, NULL, NULL), 0);
 	cr_expect_eq(atomic_load(&heap_job_done), 1, "urt_run returned while its job ran");
-	cr_expect_geq(mono_ms() - t0, 60);
+	cr_expect_geq(mono_ms() - t0, 80);
 	pthread_join(th, NULL);
 	cr_assert_eq(urt_offload_shutdown(), 0);
 	urt_test_fds_threads_check(b);
@@ -602,8 +655,8 @@ static void *keep_alive_main(void *arg)
 	cr_expect_eq((intptr_t)r, -EDEADLK);
 	urt_offload_stats st;
 	urt_offload_stats_get(URT_POOL_BLOCKING, &st);
-	cr_expect_eq(st.threads, 1);
-	for (int i = 0; i < 100 && st.threads; i++) {
+	cr_expect_eq(st.threads, 1, "the worker went before its keep-alive");
+	for (uint64_t end = mono_ms() + WAIT_MS; st.threads && mono_ms() < end;) {
 		urt_sleep(5 * MS);
 		urt_offload_stats_get(URT_POOL_BLOCKING, &st);
 	}
@@ -614,7 +667,7 @@ static void *keep_alive_main(void *arg)
 
 Test(offload, idle_workers_exit_after_keep_alive, .timeout = 10)
 {
-	cr_assert_eq(urt_offload_configure(&(urt_offload_config){.keep_alive_ns = 30 * MS}), 0);
+	cr_assert_eq(urt_offload_configure(&(urt_offload_config){.keep_alive_ns = 300 * MS}), 0);
 	run_main(keep_alive_main, NULL);
 }
 
@@ -622,12 +675,14 @@ Test(offload, idle_workers_exit_after_keep_alive, .timeout = 10)
 
 Test(offload, try_variant_and_future, .timeout = 10)
 {
+	gate_reset();
 	urt_test_baseline b = urt_test_baseline_take();
 	urt_future *f;
-	cr_assert_eq(urt_to_thread_try(sleep_ms_job, (void *)(intptr_t)30, &f), 0);
+	cr_assert_eq(urt_to_thread_try(gated_job, (void *)(intptr_t)31, &f), 0);
 	void *res = NULL;
 	cr_expect_eq(urt_future_wait(f, 0, &res), -ETIMEDOUT, "0 just looks");
 	cr_expect_eq(urt_future_done(f), 0);
+	atomic_store(&gate_open, 1);
 	cr_expect_eq(urt_future_wait(f, UINT64_MAX, &res), 0);
 	cr_expect_eq((intptr_t)res, 31);
 	cr_expect_eq(urt_future_done(f), 1);

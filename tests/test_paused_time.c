@@ -56,7 +56,8 @@ Test(paused_time, thirty_second_timeout_is_instant)
 	uint64_t t0 = real_ns();
 	urt_test_run_cfg(thirty_seconds, NULL, &paused);
 	uint64_t took = real_ns() - t0;
-	cr_expect_lt(took, URT_NS_PER_SEC / 2, "took %llu ms of real time",
+	/* loose (a loaded machine): the point is "not 30 s" */
+	cr_expect_lt(took, 10 * URT_NS_PER_SEC, "took %llu ms of real time",
 		     (unsigned long long)(took / URT_NS_PER_MS));
 }
 
@@ -179,7 +180,9 @@ Test(paused_time, real_io_still_works)
 {
 	uint64_t t0 = real_ns();
 	urt_test_run_cfg(real_io, NULL, &paused);
-	cr_expect_lt(real_ns() - t0, URT_NS_PER_SEC / 2);
+	/* loose (a loaded machine): the point is that the loop never waits out
+	 * the 30 s sleeper in real time */
+	cr_expect_lt(real_ns() - t0, 10 * URT_NS_PER_SEC);
 }
 
 /* ---- a deadline in the past ------------------------------------------------------ */
@@ -198,7 +201,8 @@ static void *past(void *arg)
 	cr_expect_eq(urt_sleep(1), -ETIME);
 	urt_deadline_exit(&d);
 	cr_expect_eq(urt_now(), v0, "no virtual time passed");
-	cr_expect_lt(real_ns() - t0, 50 * URT_NS_PER_MS);
+	/* loose (a loaded machine): waiting for the child would take 10 s */
+	cr_expect_lt(real_ns() - t0, 5 * URT_NS_PER_SEC);
 	cr_expect_eq(urt_process_release(p), 1);
 	return NULL;
 }

@@ -169,7 +169,8 @@ static void *deadlines(void *arg)
 	/* a deadline in the past: at once */
 	uint64_t t0 = urt_now();
 	cr_expect_eq(urt_process_wait(p, 0, &st), -ETIME);
-	cr_expect_lt(urt_now() - t0, URT_NS_PER_SEC / 10);
+	/* loose (a loaded machine): waiting for the child would take 10 s */
+	cr_expect_lt(urt_now() - t0, 5 * URT_NS_PER_SEC);
 	cr_expect_eq(st.code, 77, "status untouched on -ETIME");
 	/* a real deadline: the child keeps running */
 	t0 = urt_now();

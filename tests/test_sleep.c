@@ -12,13 +12,19 @@ static void *durations(void *arg)
 	(void)arg;
 	const uint64_t ns[] = {0, 1, 1000, 1 * MS, 5 * MS, 20 * MS};
 	for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
-		uint64_t t0 = urt_now();
-		cr_expect_eq(urt_sleep(ns[i]), 0);
-		uint64_t dt = urt_now() - t0;
-		cr_expect_geq(dt, ns[i], "sleep(%llu) woke after %llu ns", (unsigned long long)ns[i],
-			      (unsigned long long)dt);
-		cr_expect_lt(dt, ns[i] + 500 * MS, "sleep(%llu) took %llu ns", (unsigned long long)ns[i],
-			     (unsigned long long)dt);
+		/* never early; not late in the best of three tries (a loaded
+		 * machine may run any one try late, a broken timer every one) */
+		uint64_t best = UINT64_MAX;
+		for (int try = 0; try < 3; try++) {
+			uint64_t t0 = urt_now();
+			cr_expect_eq(urt_sleep(ns[i]), 0);
+			uint64_t dt = urt_now() - t0;
+			cr_expect_geq(dt, ns[i], "sleep(%llu) woke after %llu ns",
+				      (unsigned long long)ns[i], (unsigned long long)dt);
+			best = dt < best ? dt : best;
+		}
+		cr_expect_lt(best, ns[i] + 500 * MS, "sleep(%llu) took %llu ns",
+			     (unsigned long long)ns[i], (unsigned long long)best);
 	}
 	return NULL;
 }

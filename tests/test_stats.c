@@ -180,7 +180,9 @@ static void *remote_body(void *arg)
 	urt_loop_stats a = stats_now();
 	pthread_t th;
 	cr_assert_eq(pthread_create(&th, NULL, poster, urt_loop_current()), 0);
-	for (int i = 0; i < 2000 && atomic_load(&remote_runs) < 3; i++)
+	/* up to 10 s: the poster thread may start late on a loaded machine */
+	for (uint64_t end = urt_now() + 10 * URT_NS_PER_SEC;
+	     atomic_load(&remote_runs) < 3 && urt_now() < end;)
 		urt_sleep(URT_NS_PER_MS);
 	pthread_join(th, NULL);
 	urt_loop_stats b = stats_now();

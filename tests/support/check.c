@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -70,7 +72,9 @@ void urt_test_fds_threads_check(urt_test_baseline b)
 {
 	cr_expect_eq(urt_test_fd_count(), b.fds, "fds left open: %d now, %d before",
 		     urt_test_fd_count(), b.fds);
-	for (int i = 0; i < 200 && urt_test_thread_count() > b.threads; i++)
+	/* exiting threads leave /proc a moment after they are done: up to 5 s
+	 * (a loaded machine may run them late) */
+	for (int i = 0; i < 1000 && urt_test_thread_count() > b.threads; i++)
 		usleep(5000);
 	cr_expect_leq(urt_test_thread_count(), b.threads, "threads left running");
 }
@@ -128,4 +132,40 @@ int urt_test_readable(int fd)
 	int n = 0;
 	cr_assert_eq(ioctl(fd, FIONREAD, &n), 0, "FIONREAD on fd %d", fd);
 	return n;
+}
+
+int urt_test_tid(void) { return (int)syscall(SYS_gettid); }
+
+/* The system call thread tid is in: its number, -2 if running, -1 if the
+ * kernel cannot tell. */
+static long syscall_of(int tid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	long nr = -2;
+	if (fscanf(f, "%ld", &nr) != 1) /* "running" */
+		nr = -2;
+	fclose(f);
+	return nr;
+}
+
+int urt_test_wait_in_syscall(int tid, long nr, long nr2, int timeout_ms)
+{
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int seen = 0;;) {
+		long cur = syscall_of(tid);
+		if (cur == -1)
+			return -1;
+		seen = cur == nr || (nr2 >= 0 && cur == nr2) ? seen + 1 : 0;
+		if (seen == 3) /* a passing call is rarely caught three times */
+			return 1;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > timeout_ms)
+			return 0;
+		usleep(1000);
+	}
 }

@@ -37,4 +37,14 @@ void urt_test_rmtree(const char *path);
 /* Bytes readable on fd right now without blocking (FIONREAD). */
 int urt_test_readable(int fd);
 
+/* This process's thread id of the calling thread (gettid). */
+int urt_test_tid(void);
+/* Wait until thread tid of this process is seen blocked in system call nr
+ * (or nr2; -1: none) several times in a row (/proc/self/task/<tid>/syscall),
+ * for at most timeout_ms. For a test thread that must act only once
+ * another sleeps, where a fixed delay is a guess a loaded machine breaks.
+ * Returns 1 once seen, 0 on time-out, -1 if the kernel cannot tell (the
+ * caller then falls back to a delay). */
+int urt_test_wait_in_syscall(int tid, long nr, long nr2, int timeout_ms);
+
 #endif
