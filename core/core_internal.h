@@ -203,6 +203,10 @@ struct urt_loop {
 	unsigned inflight;        /* operations awaiting a CQE (user-visible work) */
 	unsigned external;        /* outside sources that may still wake tasks (offload) */
 	urt_task *dead;           /* finished task whose stack is released after the switch */
+	/* offload: hands the pools the jobs this thread's tasks queued since
+	 * the last call (one batch, one wake-up); set while any are held,
+	 * called by the tick before it polls */
+	void (*flush)(urt_loop *l);
 	urt_task *all;            /* list of every task not yet freed */
 	bool deadlocked;          /* every task waited forever: they were cancelled */
 	urt_task *free_tasks, *free_tasks_tail; /* FIFO record pool */

@@ -99,6 +99,8 @@ static int tick(urt_loop *l, uint64_t max_wait, bool user_phase)
 {
 	urt__inbox_drain(l);
 	urt__run_ready(l);
+	if (l->flush) /* before the timeout: a failed hand-over wakes its task */
+		l->flush(l);
 	uint64_t now = urt__now(l);
 	uint64_t timeout = l->nready ? 0 : urt__timer_next(l, now);
 	if (timeout > max_wait)
@@ -229,6 +231,8 @@ int urt_loop_step(urt_loop *l, uint64_t timeout_ns)
 	 * for new events only */
 	urt__inbox_drain(l);
 	urt__run_ready(l);
+	if (l->flush)
+		l->flush(l);
 	/* between steps the embedder sleeps in its own poller: posters must
 	 * write the eventfd, which completes the armed read and fires
 	 * urt_loop_fd */

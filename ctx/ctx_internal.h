@@ -4,6 +4,7 @@
 #ifndef URT_CTX_INTERNAL_H
 #define URT_CTX_INTERNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "urt_core.h"
 #include "urt_ctx.h"
@@ -13,6 +14,15 @@
 extern __thread urt_ctx **urt__ctx_cur __attribute__((tls_model("initial-exec")));
 /* This thread's own context (outside tasks, and the loop between tasks). */
 extern __thread urt_ctx *urt__ctx_own __attribute__((tls_model("initial-exec")));
+
+/* Offload, on a worker thread: run fn(arg) in a scratch copy of the
+ * thread's current context; whatever fn sets is dropped when it returns.
+ * Allocates nothing unless fn sets a variable (copy on write). */
+void *urt__ctx_run_scratch(void *(*fn)(void *), void *arg);
+/* True if the current context is the empty one (nothing was ever set in
+ * it): work that carries it can run in a scratch context on any thread
+ * whose own is empty too, instead of in a captured copy. */
+bool urt__ctx_current_is_empty(void);
 
 /* Core, on every context switch: slot = &task->ctx when switching into a
  * task, NULL when switching back to the scheduler. One store. */

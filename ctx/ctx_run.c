@@ -106,6 +106,24 @@ URT_API int urt_ctx_run(urt_ctx *c, void *(*fn)(void *), void *arg, void **resul
 	return 0;
 }
 
+void *urt__ctx_run_scratch(void *(*fn)(void *), void *arg)
+{
+	urt_ctx **slot = urt__ctx_slot();
+	urt_ctx *saved = *slot;
+	/* a second reference: fn's first set copies instead of writing saved */
+	*slot = &ctx_map_retain((struct ctx_map *)saved)->h;
+	struct run_frame f = {.slot = slot, .serial = ++frame_serial};
+	frame_push(&f); /* fn's tokens belong to this run only */
+	void *r = fn(arg);
+	frame_pop(&f);
+	struct ctx_map *done = (struct ctx_map *)*slot;
+	*slot = saved;
+	urt__ctx_map_release(done);
+	return r;
+}
+
+bool urt__ctx_current_is_empty(void) { return *urt__ctx_cur == &urt__ctx_empty.h; }
+
 URT_API int urt_ctx_lookup(urt_ctx *c, const urt_ctxvar *v, void **out)
 {
 	if (!c || !v || !out || c->kind == CTX_STATIC)

@@ -86,11 +86,7 @@ static int call_in_pool(struct urt__pool *p, unsigned cls, urt_task_fn fn, void 
 	job->loop = l;
 	job->task = t;
 	job->wait = &w;
-	r = urt__pool_submit(p, job, true);
-	if (r < 0) {
-		urt__job_free(job);
-		return r;
-	}
+	urt__pool_submit_batched(p, job, l);
 	l->external++;
 	r = urt__park(l, t, job_interrupt, job, p->is_cpu ? "to_cpu" : "to_thread", URT_NO_DEADLINE);
 	if (r < 0)

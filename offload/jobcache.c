@@ -65,27 +65,14 @@ void urt__job_recycle(struct urt__job *j)
 	cache_n++;
 }
 
-/* The shared empty context, as a fresh worker thread finds it in its own
- * slot (no variable set on that thread, ever: its jobs run in boxes). */
-static _Atomic(urt_ctx *) empty_ctx;
-
 int urt__job_capture(struct urt__job *job)
 {
-	urt_ctx *empty = atomic_load_explicit(&empty_ctx, memory_order_relaxed);
-	if (empty && *urt__ctx_cur == empty) {
+	if (urt__ctx_current_is_empty()) {
+		/* a worker's own context is empty too (its jobs never write
+		 * it): the job runs in a scratch copy of that, no capture */
 		job->ctx_on_worker = true;
 		return 0;
 	}
 	job->ctx = urt_ctx_capture();
-	return job->ctx ? 0 : -ENOMEM;
-}
-
-int urt__job_capture_late(struct urt__job *job)
-{
-	if (!atomic_load_explicit(&empty_ctx, memory_order_relaxed))
-		atomic_store_explicit(&empty_ctx, urt__ctx_own, memory_order_relaxed);
-	if (!job->ctx_on_worker)
-		return 0;
-	job->ctx = urt_ctx_capture(); /* a copy of this thread's empty one */
 	return job->ctx ? 0 : -ENOMEM;
 }

@@ -40,13 +40,14 @@ struct urt__job {
 	urt_task_fn fn;
 	void *arg;
 	urt_ctx *ctx;                /* submitter's context, captured (owned) */
-	bool ctx_on_worker;          /* the submitter's was empty: capture an empty
-				      * one on the worker (urt__job_capture) */
+	bool ctx_on_worker;          /* the submitter's was empty: run in a scratch
+				      * copy of the worker's (empty) one */
 	void *result;                /* fn's return value */
 	int err;                     /* urt_job_error's value, else 0 */
 	unsigned cls;                /* concurrency class */
 	uint64_t seq;                /* order of entry into the main queue (growth) */
 	enum urt__job_where where;   /* under pool->mu */
+	bool batched;                /* in its loop thread's batch (that thread only) */
 	struct urt__pool *pool;
 	/* completion to a parked task (loop-thread fields) */
 	urt_loop *loop;              /* submitting loop, or NULL */
@@ -120,17 +121,21 @@ extern struct urt__offload_cfg urt__ocfg;
  * the waiting list (a task waits for it anyway) instead of failing.
  * Returns 0; -EAGAIN (full and !may_wait, or no thread could start). */
 int urt__pool_submit(struct urt__pool *p, struct urt__job *job, bool may_wait);
+/* A task's job, submitted from its loop thread l: held in this thread's
+ * batch and handed to the pool with the others queued meanwhile, before
+ * the loop polls (l->flush). The task must park right after; a job that
+ * cannot be handed over (no worker thread could start) wakes it with
+ * that error (-EAGAIN). */
+void urt__pool_submit_batched(struct urt__pool *p, struct urt__job *job, urt_loop *l);
 /* Take job back if no worker has it yet. Returns true if withdrawn. */
 bool urt__pool_withdraw(struct urt__job *job);
 /* Called by a worker after job finished: post its completion. */
 void urt__job_finished(struct urt__job *job);
 void urt__job_free(struct urt__job *job);
-/* Capture the submitter's context into job: at once, or, when it is the
- * empty one, leave it to the worker (its own is empty too), so the box is
- * allocated and freed on one thread. Returns 0 or -ENOMEM. */
+/* Capture the submitter's context into job, unless it is the empty one
+ * (then the job runs in a scratch context on the worker: nothing to
+ * allocate). Returns 0 or -ENOMEM. */
 int urt__job_capture(struct urt__job *job);
-/* On the worker, before the job runs: the deferred capture. */
-int urt__job_capture_late(struct urt__job *job);
 
 /* A zeroed task job record, from this thread's cache (jobcache.c); NULL
  * when out of memory. */

@@ -398,11 +398,128 @@ int urt__pool_submit(struct urt__pool *p, struct urt__job *job, bool may_wait)
 	return 0;
 }
 
+/* ---- a loop thread's batch ------------------------------------------------
+ * A task's job waits in its loop thread's batch until the tick is about to
+ * poll (l->flush), or until BATCH_MAX are held: then the whole batch goes
+ * onto the intake with one counter update and one CAS, or is placed under
+ * one lock, instead of a push per job on the cache lines the workers poll.
+ * The delay is nil for a lone job: its task parks, and with nothing else
+ * ready the tick reaches the hand-over at once. */
+#define BATCH_MAX 64
+
+struct batch {
+	struct urt__job *head, *tail; /* FIFO */
+	unsigned n;
+};
+static __thread struct batch batches[2]; /* [is_cpu] */
+
+/* Several jobs at once onto the intake (v[0] oldest); false: take the lock. */
+static bool intake_push_many(struct urt__pool *p, struct urt__job **v, unsigned n)
+{
+	if (!atomic_load(&p->fast_ok))
+		return false;
+	unsigned before = atomic_fetch_add_explicit(&p->fast_n, n, memory_order_relaxed);
+	if (before + n > atomic_load_explicit(&p->room, memory_order_relaxed)) {
+		atomic_fetch_sub_explicit(&p->fast_n, n, memory_order_relaxed);
+		return false;
+	}
+	for (unsigned i = n - 1; i > 0; i--) /* the intake is newest first */
+		v[i]->next = v[i - 1];
+	struct urt__job *head = atomic_load_explicit(&p->intake, memory_order_relaxed);
+	do
+		v[0]->next = head;
+	while (!atomic_compare_exchange_weak(&p->intake, &head, v[n - 1]));
+	return true;
+}
+
+/* A batched job could not be handed over: its (parked) task gets err. */
+static void batch_fail(struct urt__job *job, int err)
+{
+	job->loop->external--;
+	urt__wake(job->task, err);
+	urt__job_free(job);
+}
+
+/* Hand v[0..n) to p: urt__pool_submit's paths, once for all of them. */
+static void handover(struct urt__pool *p, struct urt__job **v, unsigned n)
+{
+	bool plain = true; /* all class 0: the intake may take them */
+	for (unsigned i = 0; i < n; i++) {
+		URT_PROBE2(offload_queue, v[i], p == &urt__pool_cpu);
+		plain = plain && v[i]->cls == 0;
+	}
+	if (plain && intake_push_many(p, v, n) && atomic_load(&p->fast_ok))
+		return;
+	pthread_mutex_lock(&p->mu);
+	intake_drain(p); /* the batch itself, if it was pushed after all */
+	for (unsigned i = 0; i < n; i++) {
+		struct urt__job *j = v[i];
+		if (j->where != URT_JOB_NEW)
+			continue;
+		if (p->queued >= urt__ocfg.queue_bound) {
+			fifo_push(&p->whead, &p->wtail, j); /* its task stays parked */
+			j->where = URT_JOB_WAITING;
+			p->nwaiting++;
+		} else {
+			place(p, j);
+		}
+	}
+	kick(p);
+	int r = unlock_and_spawn(p);
+	if (r < 0) /* no thread could start and none is left: take them back */
+		for (unsigned i = 0; i < n; i++)
+			if (urt__pool_withdraw(v[i]))
+				batch_fail(v[i], r);
+}
+
+static void batch_flush(struct urt__pool *p)
+{
+	struct batch *b = &batches[p->is_cpu];
+	while (b->head) {
+		struct urt__job *v[BATCH_MAX];
+		unsigned n = 0;
+		while (b->head && n < BATCH_MAX) {
+			struct urt__job *j = fifo_pop(&b->head, &b->tail);
+			j->batched = false;
+			v[n++] = j;
+		}
+		b->n -= n;
+		handover(p, v, n);
+	}
+}
+
+static void batch_flush_all(urt_loop *l)
+{
+	l->flush = NULL;
+	batch_flush(&urt__pool_blocking);
+	batch_flush(&urt__pool_cpu);
+}
+
+void urt__pool_submit_batched(struct urt__pool *p, struct urt__job *job, urt_loop *l)
+{
+	struct batch *b = &batches[p->is_cpu];
+	if (b->n >= BATCH_MAX)
+		batch_flush(p); /* their tasks are parked (this one is not yet) */
+	job->pool = p;
+	job->batched = true;
+	fifo_push(&b->head, &b->tail, job);
+	b->n++;
+	l->flush = batch_flush_all;
+}
+
 bool urt__pool_withdraw(struct urt__job *job)
 {
 	struct urt__pool *p = job->pool;
 	if (!p)
 		return false;
+	if (job->batched) { /* on this (its loop's) thread: never seen by p */
+		struct batch *b = &batches[p->is_cpu];
+		fifo_remove(&b->head, &b->tail, job);
+		b->n--;
+		job->batched = false;
+		job->where = URT_JOB_GONE;
+		return true;
+	}
 	pthread_mutex_lock(&p->mu);
 	intake_drain(p); /* job may still be on the lock-free intake */
 	kick(p);
@@ -438,13 +555,11 @@ bool urt__pool_withdraw(struct urt__job *job)
 
 static void execute(struct urt__job *job)
 {
-	if (urt__job_capture_late(job) < 0) {
-		job->err = -ENOMEM; /* never runs without a context of its own */
-		return;
-	}
 	current_job = job;
 	URT_PROBE1(offload_start, job);
-	if (job->ctx) {
+	if (job->ctx_on_worker) {
+		job->result = urt__ctx_run_scratch(job->fn, job->arg);
+	} else if (job->ctx) {
 		if (urt_ctx_run(job->ctx, job->fn, job->arg, &job->result) < 0)
 			job->result = job->fn(job->arg); /* cannot happen: the ctx is ours alone */
 	} else {

@@ -6,10 +6,13 @@
  * --pin: every thread on CPU 0 (cross-CPU wake-ups cost 40-70 us on the
  * build VM; this shows the cost without them). --quick: a few rounds.
  * --only rtt|tput|submit|l2l: just that measurement (for profiling).
+ * --urt-only: skip libuv's side of tput (callgrind counts of the loop
+ * thread); BENCH_STATS=1 prints the pool's size after each urt tput round.
  * Both sides use their default pools: urt's settles on a worker per CPU,
  * libuv's has 4 threads (UV_THREADPOOL_SIZE unset); BENCH_THREADS caps
  * urt's blocking pool, BENCH_NOSPIN turns its spinning off. */
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdatomic.h>
 #include <uv.h>
 #include "bench_util.h"
@@ -18,6 +21,7 @@
 
 static int rounds = 9, iters = 2000, tput_jobs = 20000;
 static int pin;
+static int urt_only; /* --urt-only: skip libuv's side (callgrind of the loop thread) */
 static const char *sfx = "";
 static const char *only; /* --only NAME: run just that measurement (rtt, tput, submit, l2l) */
 
@@ -71,6 +75,26 @@ static double urt_rtt(void)
 	return us;
 }
 
+/* BENCH_STATS: the loop thread's CPU time, context switches and ticks
+ * over the timed part, per job (less load-dependent than the rate). */
+static struct { uint64_t cpu_ns, proc_ns, ticks; long vcsw, ivcsw; } tput_st;
+
+static void tput_sample(int sign)
+{
+	struct timespec ts;
+	struct rusage ru;
+	urt_loop_stats ls;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	getrusage(RUSAGE_THREAD, &ru);
+	urt_loop_stats_get(NULL, &ls);
+	tput_st.cpu_ns += (uint64_t)sign * ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+	tput_st.ticks += (uint64_t)sign * ls.ticks;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	tput_st.proc_ns += (uint64_t)sign * ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+	tput_st.vcsw += sign * ru.ru_nvcsw;
+	tput_st.ivcsw += sign * ru.ru_nivcsw;
+}
+
 static void *tput_waiter(void *arg)
 {
 	double *out = arg;
@@ -81,10 +105,17 @@ static void *tput_waiter(void *arg)
 	for (int i = 0; i < IN_FLIGHT; i++)
 		urt_spawn(&t[i], tput_task, NULL, NULL);
 	urt_yield(); /* each task runs up to its wait */
+	int stats = getenv("BENCH_STATS") != NULL;
+	if (stats) {
+		memset(&tput_st, 0, sizeof tput_st);
+		tput_sample(-1);
+	}
 	uint64_t t0 = perf_now_ns();
 	urt_event_set(&tput_go);
 	for (int i = 0; i < IN_FLIGHT; i++)
 		urt_join(t[i], NULL);
+	if (stats)
+		tput_sample(1);
 	*out = tput_jobs / ((double)(tput_end - t0) / 1e9);
 	return NULL;
 }
@@ -95,6 +126,14 @@ static double urt_tput(void)
 	/* a stack for every task, as libuv has a uv_work_t for every job */
 	urt_config cfg = {.stack_pool = IN_FLIGHT};
 	urt_run(tput_waiter, &rate, &cfg, NULL);
+	if (getenv("BENCH_STATS")) {
+		urt_offload_stats st;
+		urt_offload_stats_get(URT_POOL_BLOCKING, &st);
+		fprintf(stderr, "tput: %.0f jobs/s, %u workers; per job: loop %.0f ns CPU, all %.0f ns CPU; per 1000 jobs: "
+			"%.1f ticks, %.1f sleeps, %.1f preemptions\n",
+			rate, st.threads, (double)tput_st.cpu_ns / tput_jobs, (double)tput_st.proc_ns / tput_jobs, 1000.0 * tput_st.ticks / tput_jobs,
+			1000.0 * tput_st.vcsw / tput_jobs, 1000.0 * tput_st.ivcsw / tput_jobs);
+	}
 	return rate;
 }
 
@@ -304,6 +343,7 @@ int main(int argc, char **argv)
 	if (perf_has_flag(argc, argv, "--quick"))
 		rounds = 3, iters = 200, tput_jobs = 4000;
 	pin = perf_has_flag(argc, argv, "--pin");
+	urt_only = perf_has_flag(argc, argv, "--urt-only");
 	for (int i = 1; i + 1 < argc; i++)
 		if (!strcmp(argv[i], "--only"))
 			only = argv[i + 1];
@@ -328,7 +368,7 @@ int main(int argc, char **argv)
 	if (want("tput")) {
 		for (int r = 0; r < rounds; r++) {
 			a[r] = urt_tput();
-			b[r] = uv_tput();
+			b[r] = urt_only ? 1 : uv_tput();
 		}
 		emit("offload_tput_1000", perf_median(a, rounds), perf_median(b, rounds), "libuv uv_queue_work", "jobs/s", 1.5, 0);
 	}
