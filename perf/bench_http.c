@@ -209,6 +209,25 @@ static int run_wrk(uint16_t port, const char *path, double secs, double *rps, do
 	return 0;
 }
 
+/* CPU time (user + system) pid has used so far, in microseconds. */
+static double cpu_us(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return NAN;
+	buf[n] = 0;
+	const char *p = strrchr(buf, ')'); /* the name may hold spaces */
+	unsigned long long ut, st;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return NAN;
+	return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
+}
+
 static int measure(int which, int log_on, const char *path, double secs, double *rps, double *p99)
 {
 	uint16_t port = free_port();
@@ -217,11 +236,14 @@ static int measure(int which, int log_on, const char *path, double secs, double 
 		fprintf(stderr, "bench_http: %s did not start\n", which == URT ? "urt-http" : "nginx");
 		return -1;
 	}
+	double cpu0 = cpu_us(pid);
 	int r = run_wrk(port, path, secs, rps, p99);
+	double cpu = cpu_us(pid) - cpu0; /* server CPU: kernel work on its sockets included */
 	stop_server(pid);
 	if (r == 0)
-		fprintf(stderr, "bench_http: %-8s %-10s log=%d %9.0f req/s p99 %8.1f us\n",
-			which == URT ? "urt-http" : "nginx", path, log_on, *rps, *p99);
+		fprintf(stderr, "bench_http: %-8s %-10s log=%d %9.0f req/s p99 %8.1f us  "
+			"cpu %5.2f us/req\n", which == URT ? "urt-http" : "nginx", path, log_on,
+			*rps, *p99, cpu / (*rps * secs));
 	return r;
 }
 

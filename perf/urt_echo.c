@@ -3,7 +3,9 @@
  *
  * Each loop runs urt_server (one multishot accept, a task per connection)
  * and each connection receives with a multishot recv into the loop's
- * provided-buffer ring, so a round trip costs one SQE (the send). Loop 0
+ * provided-buffer ring, so a round trip costs one SQE (the send). The
+ * received buffer is echoed through a urt_sender: the task goes straight
+ * back to receiving instead of waiting for the send's completion. Loop 0
  * reads the stop signalfd (SIGINT, SIGTERM or the --duration alarm) and
  * asks every loop to stop; once all have drained, the process prints the
  * summed counters. */
@@ -29,7 +31,7 @@
 typedef struct loop_state {
 	urt_bufring *br;
 	perf_srv_counts counts;
-	uint64_t enters;
+	urt_loop_stats st;         /* the loop's counters at its end */
 	int err;                   /* set up failed: -errno */
 } loop_state;
 
@@ -43,8 +45,13 @@ static void echo_conn(urt_conn *c, void *arg)
 	int fd = urt_conn_fd(c);
 	perf_srv_nodelay(fd);
 	urt_msrecv *r;
+	urt_sender *s;
 	if (urt_msrecv_open(&r, fd, ls->br, 0) < 0)
 		return;
+	if (urt_sender_open(&s, fd, MSG_NOSIGNAL) < 0) {
+		urt_msrecv_close(r);
+		return;
+	}
 	urt_buf b;
 	for (;;) {
 		ssize_t n = urt_msrecv_next(r, &b);
@@ -52,12 +59,15 @@ static void echo_conn(urt_conn *c, void *arg)
 			break;
 		ls->counts.echoes++;
 		ls->counts.bytes += (uint64_t)n;
-		ssize_t w = perf_srv_send_all(fd, b.data, (size_t)n);
-		urt_bufring_release(ls->br, &b);
-		if (w < 0)
+		/* the received buffer itself goes out and back to the ring once
+		 * sent: no copy, and no waiting for the send's completion */
+		if (urt_sender_send_buf(s, ls->br, &b) < 0) {
+			urt_bufring_release(ls->br, &b);
 			break;
+		}
 	}
 	urt_msrecv_close(r);
+	urt_sender_close(s);
 }
 
 static void *loop_main(void *arg)
@@ -79,9 +89,7 @@ static void *loop_main(void *arg)
 		ls->err = served;
 	if (ls->br)
 		urt_bufring_destroy(ls->br);
-	urt_loop_stats st_ = {0};
-	urt_loop_stats_get(NULL, &st_);
-	ls->enters = st_.enters;
+	urt_loop_stats_get(NULL, &ls->st);
 	return NULL;
 }
 
@@ -113,8 +121,20 @@ int main(int argc, char **argv)
 		total.echoes += loops[i].counts.echoes;
 		total.bytes += loops[i].counts.bytes;
 		total.conns += loops[i].counts.conns;
-		total.enters += loops[i].enters;
+		total.enters += loops[i].st.enters;
 	}
 	perf_srv_report("urt-echo", &total);
+	if (getenv("URT_ECHO_STATS")) /* per round trip, to compare designs */
+		for (unsigned i = 0; i < args.loops; i++) {
+			const urt_loop_stats *s = &loops[i].st;
+			double n = loops[i].counts.echoes ? (double)loops[i].counts.echoes : 1;
+			fprintf(stderr, "urt-echo: loop %u per echo: ticks %.3f enters %.3f "
+				"sqes %.3f cqes %.3f switches %.3f\n", i, s->ticks / n,
+				s->enters / n, s->sqes / n, s->cqes / n, s->switches / n);
+			fprintf(stderr, "urt-echo: loop %u CQEs per tick (0 1 2-3 4-7 8-15 16-31 32-63 64+):", i);
+			for (int h = 0; h < 8; h++)
+				fprintf(stderr, " %llu", (unsigned long long)s->cqe_hist[h]);
+			fprintf(stderr, "\n");
+		}
 	return failed;
 }

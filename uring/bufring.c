@@ -106,7 +106,8 @@ void urt__bufring_put(urt_bufring *br, unsigned bid)
 
 int urt_bufring_release(urt_bufring *br, urt_buf *b)
 {
-	if (!br || !b || br->loop != urt__loop() || b->id >= br->nbufs || !br->lent[b->id] ||
+	/* lent[] is 2 while a sender owns the buffer (urt_sender_send_buf) */
+	if (!br || !b || br->loop != urt__loop() || b->id >= br->nbufs || br->lent[b->id] != 1 ||
 	    b->data != br->mem + (size_t)b->id * br->bufsize)
 		return -EINVAL;
 	urt__bufring_put(br, b->id);

@@ -27,6 +27,15 @@ void urt__wake_fini(struct urt_backend *b);
 
 /* An SQE for the current tick; never NULL: a full SQ is submitted first. */
 struct io_uring_sqe *urt__sqe(urt_loop *l);
+/* The SQE just taken completes during the enter that submits it and its
+ * completion wakes no task (sender.c: a first, MSG_DONTWAIT try with no
+ * done callback): that enter waits for one more completion per such SQE,
+ * so it does not end on them alone (poll.c). */
+void urt__backend_quiet_sqe(void);
+/* A task is about to wait for something a quiet completion provides (a
+ * sender going idle, a buffer coming back to its ring): this tick's enter
+ * must end on the first completion again. */
+void urt__backend_unquiet(void);
 /* Check the caller may block and take an SQE. Returns 0 or the error. */
 int urt__io_begin(urt_loop **l, urt_task **t, struct io_uring_sqe **sqe);
 /* Point sqe at an operation on this stack frame, park until its CQE and

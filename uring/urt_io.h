@@ -73,6 +73,69 @@ URT_API ssize_t urt_sendmsg(int fd, const struct msghdr *msg, int flags);
 /* shutdown(2): 0. */
 URT_API int urt_shutdown(int fd, int how);
 
+/* ---- sends that do not wait ---------------------------------------------
+ * A sender hands data to one connected stream socket and returns at once,
+ * like a write into a kernel socket buffer: the buffer belongs to urt
+ * until the kernel has sent all of it (short sends are continued by urt),
+ * then its done callback runs (or, for a buffer-ring buffer, the buffer
+ * goes back to its ring). A task that answers and then waits for the next
+ * request so never waits for its send's completion: the send and the next
+ * receive share one tick (urt_send waits for the completion first).
+ *
+ * Order: sends go out in call order, one io_uring send at a time per
+ * sender. Errors are sticky: once a send fails (-EPIPE, -ECONNRESET ...),
+ * the rest of the queue is dropped (each done still runs) and every later
+ * call on the sender returns that error (a failed call takes nothing: the
+ * buffer stays the caller's and done never runs for it). Each buffer is
+ * first tried without waiting for socket space, so that try completes
+ * within the tick's one io_uring_enter, which then goes on to wait for
+ * other work; what did not fit is sent by a send that waits. The flags
+ * given at open apply to every send (MSG_NOSIGNAL is advisable;
+ * MSG_DONTWAIT is ignored). The socket should be in blocking mode (urt's
+ * default): on an O_NONBLOCK socket a full buffer may end in -EAGAIN.
+ *
+ * done(arg, buf, len) runs exactly once per accepted send, on the loop's
+ * thread, from completion processing (not in a task): it must not block
+ * and must not use the sender; it may free or reuse buf. Sends without a
+ * done callback (and buffer-ring buffers) are the cheapest: their first
+ * try's completion wakes nothing, so the io_uring_enter that submits them
+ * goes on to wait for other work in the same call. A sender belongs
+ * to the loop that opened it; an unfinished send keeps the loop running,
+ * and the sender must be closed before the loop ends. */
+typedef struct urt_sender urt_sender;
+struct urt_bufring;
+struct urt_buf;
+typedef void (*urt_send_done_fn)(void *arg, const void *buf, size_t len);
+
+/* A sender on socket fd (not taken: close fd yourself after the sender).
+ * flags: MSG_* for every send. Returns 0 and *out; -EPERM outside a loop
+ * thread; -EINVAL (NULL out, fd < 0); -ENOMEM. */
+URT_API int urt_sender_open(urt_sender **out, int fd, int flags);
+/* Queue len bytes of buf; done (may be NULL) runs when the kernel is done
+ * with buf. len == 0 runs done at once. Usable outside tasks. Returns 0;
+ * the sticky error; -EINVAL (NULL sender, another loop's); -EFAULT (NULL
+ * buf with len > 0); -ENOMEM (the queue could not grow). */
+URT_API int urt_sender_send(urt_sender *s, const void *buf, size_t len, urt_send_done_fn done,
+			    void *arg);
+/* Queue a received buffer-ring buffer (b->data, b->len <= its size) and
+ * give it back to br once sent: the caller must not release it (b is then
+ * cleared). Returns as urt_sender_send; -EINVAL also for a b that is not
+ * a lent-out buffer of br, or a br of another loop. */
+URT_API int urt_sender_send_buf(urt_sender *s, struct urt_bufring *br, struct urt_buf *b);
+/* Bytes accepted and not sent yet (>= 0); -EINVAL for NULL. To bound
+ * memory when the peer reads slowly, flush when this grows too large. */
+URT_API ssize_t urt_sender_pending(const urt_sender *s);
+/* Wait until everything queued has been sent. Returns 0; the sticky error;
+ * -EINVAL; plus blocking-call errors (the sends go on). */
+URT_API int urt_sender_flush(urt_sender *s);
+/* Send what is queued (waiting like flush), then free the sender. If the
+ * wait is cut short (cancel, deadline) or the task is cancelled already,
+ * the send in flight is cancelled and the queue dropped (every done still
+ * runs) before the sender is freed. Returns 0; the sticky error; the
+ * interruption (-ECANCELED, -ETIME); -EINVAL (NULL, another loop's);
+ * -EPERM outside a task while sends are unfinished (nothing freed). */
+URT_API int urt_sender_close(urt_sender *s);
+
 /* ---- misc -------------------------------------------------------------- */
 /* Wait for poll(2) events on fd: the revents mask (> 0). */
 URT_API int urt_poll(int fd, unsigned events);

@@ -1,0 +1,281 @@
+/* Senders (urt_io.h): sends that return at once. A sender keeps a FIFO of
+ * buffers for one socket and at most one io_uring send in flight, so the
+ * bytes leave in call order even when a send goes short or waits for
+ * socket space (two sends in flight on one socket could overtake each
+ * other). The completion handler continues a short send, hands the buffer
+ * back (done callback or buffer ring) and submits the next one: no task
+ * is woken for a send, which is the point (see urt_send for the waiting
+ * kind). While the queue is not empty it counts as one in-flight
+ * operation, so the loop keeps running until the data is out. */
+#include "net_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INLINE_SLOTS 2 /* queue entries without an allocation: one response in flight plus one */
+
+typedef struct send_entry {
+	const char *buf;
+	size_t len;
+	size_t off;                 /* bytes already sent */
+	urt_send_done_fn done;      /* caller's callback, or NULL */
+	void *arg;
+	urt_bufring *br;            /* a buffer-ring buffer goes back here, or NULL */
+	unsigned bid;
+} send_entry;
+
+struct urt_sender {
+	urt_op op;                  /* the send in flight completes here */
+	urt_loop *loop;
+	int fd;
+	int flags;                  /* MSG_* for every send */
+	int err;                    /* sticky: the first failure */
+	bool closing;               /* close cancelled the send in flight */
+	bool waiting;               /* the send in flight may wait for socket space */
+	size_t pending;             /* bytes queued and not sent */
+	send_entry *q;              /* ring buffer; q[head] is in flight when qlen > 0 */
+	unsigned head, qlen, cap;
+	urt_waitq idle;             /* flush callers, woken when the queue empties */
+	urt_task *closer;           /* close waiting (uninterruptibly) for the last CQE */
+	send_entry inl[INLINE_SLOTS];
+};
+
+/* Send the rest of the head entry. The first try of an entry does not
+ * wait for socket space (MSG_DONTWAIT), so the kernel completes it within
+ * the enter that submits it and that enter can go on to wait for real
+ * work (see poll.c: quiet SQEs); what it could not send (-EAGAIN, short)
+ * is sent by a second send that waits (MSG_WAITALL: the kernel itself
+ * continues short sends). */
+static void submit(urt_sender *s, bool first)
+{
+	send_entry *e = &s->q[s->head];
+	struct io_uring_sqe *sqe = urt__sqe(s->loop);
+	io_uring_prep_send(sqe, s->fd, e->buf + e->off, urt__len32(e->len - e->off),
+			   s->flags | (first ? MSG_DONTWAIT : MSG_WAITALL));
+	io_uring_sqe_set_data(sqe, &s->op);
+	s->waiting = !first;
+	if (first && !e->done) /* a done callback might wake a task */
+		urt__backend_quiet_sqe();
+}
+
+static void entry_done(const send_entry *e)
+{
+	if (e->br)
+		urt__bufring_put(e->br, e->bid);
+	else if (e->done)
+		e->done(e->arg, e->buf, e->len);
+}
+
+/* Take the head off the queue and hand its buffer back. */
+static void pop(urt_sender *s)
+{
+	send_entry e = s->q[s->head];
+	s->head = (s->head + 1) % s->cap;
+	s->qlen--;
+	s->pending -= e.len - e.off;
+	entry_done(&e);
+}
+
+static void went_idle(urt_sender *s)
+{
+	s->loop->inflight--;
+	urt__waitq_wake_all(&s->idle, 0);
+	if (s->closer) {
+		urt__wake(s->closer, 0);
+		s->closer = NULL;
+	}
+}
+
+static void sender_complete(urt_op *op, int res, unsigned flags)
+{
+	(void)flags;
+	urt_sender *s = (urt_sender *)op;
+	send_entry *e = &s->q[s->head];
+	if (res == -EAGAIN && !s->waiting && !s->closing) { /* no room now: wait for it */
+		submit(s, false);
+		return;
+	}
+	if (res > 0) {
+		e->off += (size_t)res;
+		s->pending -= (size_t)res;
+	}
+	if (res >= 0 && e->off < e->len && !s->closing) {
+		if (res > 0) { /* short: send the rest, still first in line */
+			submit(s, false);
+			return;
+		}
+		res = -EIO; /* no progress on a stream socket: do not spin */
+	}
+	if (res < 0 && !s->err && !(s->closing && res == -ECANCELED))
+		s->err = res;
+	pop(s);
+	if (s->err || s->closing)
+		while (s->qlen)
+			pop(s);
+	if (s->qlen)
+		submit(s, true);
+	else
+		went_idle(s);
+}
+
+int urt_sender_open(urt_sender **out, int fd, int flags)
+{
+	urt_loop *l = urt__loop();
+	if (!l)
+		return -EPERM;
+	if (!out || fd < 0)
+		return -EINVAL;
+	urt_sender *s = urt__fault(URT_FAULT_ALLOC) ? NULL : calloc(1, sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	s->op.complete = sender_complete;
+	s->loop = l;
+	s->fd = fd;
+	s->flags = flags & ~MSG_DONTWAIT; /* urt decides when a send may wait */
+	s->q = s->inl;
+	s->cap = INLINE_SLOTS;
+	*out = s;
+	return 0;
+}
+
+static int grow(urt_sender *s)
+{
+	unsigned cap = s->cap * 2;
+	send_entry *q = urt__fault(URT_FAULT_ALLOC) ? NULL : malloc(cap * sizeof *q);
+	if (!q)
+		return -ENOMEM;
+	for (unsigned i = 0; i < s->qlen; i++)
+		q[i] = s->q[(s->head + i) % s->cap];
+	if (s->q != s->inl)
+		free(s->q);
+	s->q = q;
+	s->head = 0;
+	s->cap = cap;
+	return 0;
+}
+
+/* Append an entry; the first one of an empty queue is submitted now. */
+static int enqueue(urt_sender *s, const send_entry *e)
+{
+	if (s->qlen == s->cap) {
+		int r = grow(s);
+		if (r < 0)
+			return r;
+	}
+	s->q[(s->head + s->qlen++) % s->cap] = *e;
+	s->pending += e->len;
+	if (s->qlen == 1) {
+		s->loop->inflight++;
+		submit(s, true);
+	}
+	return 0;
+}
+
+static int usable(const urt_sender *s)
+{
+	if (!s || s->loop != urt__loop())
+		return -EINVAL;
+	return s->err;
+}
+
+int urt_sender_send(urt_sender *s, const void *buf, size_t len, urt_send_done_fn done, void *arg)
+{
+	int r = usable(s);
+	if (r < 0)
+		return r;
+	if (!buf && len)
+		return -EFAULT;
+	send_entry e = {.buf = buf, .len = len, .done = done, .arg = arg};
+	if (!len) {
+		entry_done(&e);
+		return 0;
+	}
+	return enqueue(s, &e);
+}
+
+int urt_sender_send_buf(urt_sender *s, urt_bufring *br, urt_buf *b)
+{
+	int r = usable(s);
+	if (r < 0)
+		return r;
+	if (!br || !b || br->loop != s->loop || b->id >= br->nbufs || br->lent[b->id] != 1 ||
+	    b->data != br->mem + (size_t)b->id * br->bufsize || b->len > br->bufsize)
+		return -EINVAL;
+	send_entry e = {.buf = b->data, .len = b->len, .br = br, .bid = b->id};
+	if (b->len) {
+		r = enqueue(s, &e);
+		if (r < 0)
+			return r;
+		br->lent[b->id] = 2; /* the send's now: urt_bufring_release refuses it */
+	} else {
+		entry_done(&e);
+	}
+	b->data = NULL;
+	b->len = 0;
+	return 0;
+}
+
+ssize_t urt_sender_pending(const urt_sender *s)
+{
+	return s ? (ssize_t)s->pending : -EINVAL;
+}
+
+int urt_sender_flush(urt_sender *s)
+{
+	int r = usable(s);
+	if (r < 0)
+		return r;
+	urt_loop *l;
+	urt_task *t;
+	while (s->qlen) {
+		if ((r = urt__may_block(&l, &t)) < 0)
+			return r;
+		struct urt__waiter w = {0};
+		urt__backend_unquiet(); /* the sends' completions wake us */
+		if ((r = urt__waitq_wait(l, t, &s->idle, &w, "sender flush")) < 0)
+			return r;
+	}
+	return s->err;
+}
+
+static void wait_uninterrupted(urt_task *t, int err)
+{
+	(void)t, (void)err; /* the final CQE wakes the closer */
+}
+
+int urt_sender_close(urt_sender *s)
+{
+	urt_loop *l = urt__loop();
+	if (!s || s->loop != l)
+		return -EINVAL;
+	int r = 0;
+	if (s->qlen) {
+		if (!l->current)
+			return -EPERM;
+		r = urt_sender_flush(s);
+		if (r == s->err)
+			r = 0; /* reported below */
+	}
+	if (s->qlen) { /* interrupted: drop what waits, cancel what is in flight */
+		s->closing = true;
+		while (s->qlen > 1) {
+			send_entry e = s->q[(s->head + --s->qlen) % s->cap];
+			s->pending -= e.len - e.off;
+			entry_done(&e);
+		}
+		urt__backend_cancel(l, &s->op);
+		urt__backend_unquiet();
+		while (s->qlen) {
+			s->closer = l->current;
+			urt__park(l, l->current, wait_uninterrupted, s, "sender close",
+				  URT_NO_DEADLINE);
+		}
+	}
+	if (s->err)
+		r = s->err;
+	if (s->q != s->inl)
+		free(s->q);
+	free(s);
+	return r;
+}
