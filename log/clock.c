@@ -16,7 +16,7 @@
 #define URT_LOG_HAVE_TSC 1
 #endif
 
-bool urt__log_use_tsc;                /* set once by urt__log_clock_init; read inline by producers */
+/* urt__log_use_tsc (in urt__log_hot): set once by urt__log_clock_init; read inline by producers */
 #define use_tsc urt__log_use_tsc
 static uint64_t first_tsc;           /* long-baseline origin */
 static int64_t first_ns;

@@ -65,23 +65,26 @@ struct urt_log_field_hdr {
 
 /* A per-thread single-producer single-consumer ring. Positions count bytes
  * forever; the offset is pos & mask. A record never straddles the end: a
- * wrap marker (size 0) sends the reader back to offset 0. */
+ * wrap marker (size 0) sends the reader back to offset 0.
+ * Layout: everything the producer's hot path reads or writes is in the first
+ * cache line (a log call after the thread slept misses on each line it
+ * touches); the writer writes only its own line, and reads the first. */
 struct urt_log_ring {
-	/* producer side */
+	/* producer line */
 	_Atomic uint64_t head;       /* next write position (release-published) */
 	uint64_t tail_cache;         /* producer's last view of tail */
-	uint64_t resv;               /* start of the record being written */
+	unsigned char *buf;          /* cap bytes (read-only after set-up) */
+	uint64_t mask;               /* cap - 1 (read-only after set-up) */
 	_Atomic uint64_t produced;   /* records accepted (producer-written) */
 	_Atomic uint64_t dropped;    /* records dropped (producer-written) */
 	_Atomic uint64_t pending_drops; /* drops not yet reported; claimed by exchange */
-	char pad1[64 - 6 * 8];
-	/* writer side */
+	char pad1[64 - 7 * 8];
+	/* writer line */
 	_Atomic uint64_t tail;       /* next read position (release-published) */
 	uint64_t drops_reported;     /* writer: sum of reported drops */
 	char pad2[64 - 2 * 8];
 	/* fixed */
-	unsigned char *buf;          /* cap bytes */
-	uint64_t cap, mask;          /* power of two */
+	uint64_t cap;                /* power of two */
 	pid_t tid;                   /* owning thread */
 	_Atomic int dead;            /* the thread exited: free once drained */
 	struct urt_log_ring *next;   /* logger's list (under urt__log_lock) */
@@ -134,12 +137,23 @@ struct urt_logger {
 
 /* ---- logger.c ----------------------------------------------------------- */
 extern pthread_mutex_t urt__log_lock;       /* ring list, open/close */
-extern struct urt_logger *_Atomic urt__log_g; /* the default logger */
+/* What every log call reads, in a cache line of its own (logger.c): padded,
+ * since otherwise the linker put urt__log_lock, which the writer takes on
+ * every pass, into the same line (no gain above the noise measured here;
+ * kept since it cannot hurt). */
+struct urt__log_hot {
+	bool use_tsc;                /* records carry TSC ticks (clock.c) */
+	struct urt_logger *_Atomic g; /* the default logger */
+	uint64_t gen;                /* g's generation (set before g is published) */
+	char pad[64 - 3 * 8];
+};
+extern struct urt__log_hot urt__log_hot;
+#define urt__log_g urt__log_hot.g
 void urt__log_wake_writer(struct urt_logger *lg);
 
 /* ---- clock.c: raw timestamps and their conversion ------------------------ */
 void urt__log_clock_init(void);
-extern bool urt__log_use_tsc;
+#define urt__log_use_tsc urt__log_hot.use_tsc
 uint64_t urt__log_clock_raw_slow(void); /* CLOCK_REALTIME ns */
 /* Inline: a cold log call (after the thread slept) pays a cache and TLB
  * miss for every code page and data line it touches, so the hot path
@@ -166,55 +180,60 @@ int urt__log_parse_fmt(const char *fmt, unsigned char *types, unsigned max);
  * one load from the thread pointer, no __tls_get_addr on the hot path. */
 extern __thread struct urt_log_ring *urt__log_tls_ring __attribute__((tls_model("initial-exec")));
 extern __thread uint64_t urt__log_tls_gen __attribute__((tls_model("initial-exec")));
+/* Where this thread's next record will likely go (set at each publish): the
+ * log call prefetches it for writing first thing, so the cache misses of a
+ * call after the thread slept overlap instead of adding up. A hint only. */
+extern __thread unsigned char *urt__log_tls_next __attribute__((tls_model("initial-exec")));
 /* Register a ring for this thread; NULL on ENOMEM or a closing logger. */
-struct urt_log_ring *urt__log_ring_attach(struct urt_logger *lg);
+struct urt_log_ring *urt__log_ring_attach(struct urt_logger *lg) __attribute__((cold));
 /* Past half full: wake the writer if it sleeps (out of line, rare). */
-void urt__log_ring_half_full(struct urt_log_ring *r, uint64_t head);
+void urt__log_ring_half_full(struct urt_log_ring *r, uint64_t head) __attribute__((cold));
 
 /* This thread's ring for lg, registering one on first use; NULL on ENOMEM. */
 static inline struct urt_log_ring *urt__log_ring_get(struct urt_logger *lg)
 {
 	struct urt_log_ring *r = urt__log_tls_ring;
-	if (URT_LOG_LIKELY(r && urt__log_tls_gen == lg->gen))
-		return r;
+	if (URT_LOG_LIKELY(r && urt__log_tls_gen == urt__log_hot.gen))
+		return r; /* lg is the logger of urt__log_hot.gen (no close races a log call) */
 	return urt__log_ring_attach(lg);
 }
 
-/* Reserve size bytes (8-aligned); NULL when full. */
-static inline void *urt__log_ring_reserve(struct urt_log_ring *r, uint32_t size)
+/* Reserve size bytes (8-aligned); NULL when full. *pos: the record's
+ * position, to publish it with urt__log_ring_publish(r, *pos + size). */
+static inline void *urt__log_ring_reserve(struct urt_log_ring *r, uint32_t size, uint64_t *pos)
 {
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	uint64_t off = head & r->mask;
-	uint64_t need = off + size > r->cap ? (r->cap - off) + size : size;
-	if (head + need - r->tail_cache > r->cap) {
+	uint64_t cap = r->mask + 1, off = head & r->mask;
+	uint64_t need = off + size > cap ? (cap - off) + size : size;
+	if (head + need - r->tail_cache > cap) {
 		r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
-		if (head + need - r->tail_cache > r->cap)
+		if (head + need - r->tail_cache > cap)
 			return NULL;
 	}
 	if (need != size) { /* wrap: marker now, published with the record */
 		struct urt_log_rec *m = (struct urt_log_rec *)(r->buf + off);
 		m->size = 0;
-		head += r->cap - off;
+		head += cap - off;
 	}
-	r->resv = head;
+	*pos = head;
 	return r->buf + (head & r->mask);
 }
 
-/* Publish the record reserved last. */
-static inline void urt__log_ring_publish(struct urt_log_ring *r, uint32_t size)
+/* Publish the records up to head (a reservation's position + size). */
+static inline void urt__log_ring_publish(struct urt_log_ring *r, uint64_t head)
 {
 	atomic_store_explicit(&r->produced,
 			      atomic_load_explicit(&r->produced, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
-	uint64_t head = r->resv + size;
 	atomic_store_explicit(&r->head, head, memory_order_release);
-	if (URT_LOG_UNLIKELY(head - r->tail_cache > r->cap / 2))
+	urt__log_tls_next = r->buf + (head & r->mask);
+	if (URT_LOG_UNLIKELY(head - r->tail_cache > (r->mask + 1) / 2))
 		urt__log_ring_half_full(r, head);
 }
 /* Wait for room per policy. Returns a reservation or NULL (dropped: counted,
  * and the log_drop probe fires with level). */
 void *urt__log_ring_wait_room(struct urt_logger *lg, struct urt_log_ring *r, uint32_t size,
-			      int level);
+			      int level, uint64_t *pos) __attribute__((cold));
 /* Consumer: the record at pos (skipping a wrap marker, *pos updated), or NULL if pos == end. */
 struct urt_log_rec *urt__log_ring_peek(struct urt_log_ring *r, uint64_t *pos, uint64_t end);
 void urt__log_ring_free(struct urt_log_ring *r);

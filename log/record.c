@@ -1,6 +1,14 @@
 /* The hot path: encode one record into the calling thread's ring.
  * Level was checked by the macro. Here: no lock, no allocation (after the
- * thread's first record), no system call unless the ring is full. */
+ * thread's first record), no system call unless the ring is full.
+ *
+ * Two paths. The fast one (a cached site whose arguments are all 8-byte
+ * scalars, no call fields, no context fields, room in the ring) is small
+ * and straight: a call after the thread slept misses in the caches and TLBs
+ * on every code line and data line it touches, and that first call is the
+ * p99.9 of bursty logging. Everything else (first call of a site, %s, %Lf,
+ * %m, fields, a full ring, the thread's first record) takes the general
+ * path, which is out of line and cold. */
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
@@ -23,6 +31,19 @@ struct enc_field {           /* a field about to be encoded */
 	size_t slen;
 };
 
+/* Ask for a line about to be written, in a state that allows writing
+ * (PREFETCHW: the writer on another core may hold it shared, and a plain
+ * prefetch would leave the write an upgrade miss). Never faults. x86-64
+ * processors without PREFETCHW execute it as a NOP. */
+static inline void prefetch_w(const void *p)
+{
+#if defined(__x86_64__)
+	__asm__ volatile("prefetchw (%0)" : : "r"(p)); /* p may be NULL: no C dereference */
+#else
+	__builtin_prefetch(p, 1, 3);
+#endif
+}
+
 /* The argument kinds for fmt at this site, cached after the first call. */
 static int site_types(struct urt_log_site *site, const char *fmt, unsigned char *local,
 		      const unsigned char **types)
@@ -38,6 +59,12 @@ static int site_types(struct urt_log_site *site, const char *fmt, unsigned char 
 					__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
 		memcpy(site->types, local, (size_t)n);
 		site->nargs = (unsigned char)n;
+		bool fast = true;
+		for (int i = 0; i < n; i++)
+			fast &= local[i] == URT_LOG_A_INT || local[i] == URT_LOG_A_LONG ||
+				local[i] == URT_LOG_A_LLONG || local[i] == URT_LOG_A_DOUBLE ||
+				local[i] == URT_LOG_A_PTR;
+		site->fast = fast;
 		site->fmt = fmt;
 		__atomic_store_n(&site->state, URT_LOG_SITE_READY, __ATOMIC_RELEASE);
 	}
@@ -115,8 +142,11 @@ static unsigned char *put_field(unsigned char *p, const struct enc_field *f)
 	return p + 8;
 }
 
-void urt__log_emit(struct urt_log_site *site, int level, const urt_log_kv *kv, unsigned nkv,
-		   const char *fmt, ...)
+/* The general path: any site, arguments, fields; waits for room (block
+ * policy). errno is as the caller left it (the fast path does not touch it). */
+__attribute__((noinline, cold)) static void emit_slow(struct urt_log_site *site, int level,
+						      const urt_log_kv *kv, unsigned nkv,
+						      const char *fmt, va_list ap)
 {
 	struct urt_logger *lg = atomic_load_explicit(&urt__log_g, memory_order_acquire);
 	if (URT_LOG_UNLIKELY(!lg || !fmt))
@@ -155,8 +185,6 @@ void urt__log_emit(struct urt_log_site *site, int level, const urt_log_kv *kv, u
 		} else
 			total += 8;
 	}
-	va_list ap;
-	va_start(ap, fmt);
 	va_list ap2;
 	va_copy(ap2, ap);
 	for (int i = 0; i < nargs; i++) {
@@ -181,11 +209,11 @@ void urt__log_emit(struct urt_log_site *site, int level, const urt_log_kv *kv, u
 	clamp_strings(&total, (size_t)(r->cap / 4), lens, nlens);
 	uint32_t size = (uint32_t)PAD8(total);
 
-	unsigned char *p = urt__log_ring_reserve(r, size);
+	uint64_t pos;
+	unsigned char *p = urt__log_ring_reserve(r, size, &pos);
 	if (URT_LOG_UNLIKELY(!p)) {
-		p = urt__log_ring_wait_room(lg, r, size, level);
+		p = urt__log_ring_wait_room(lg, r, size, level, &pos);
 		if (!p) {
-			va_end(ap);
 			errno = saved_errno;
 			return;
 		}
@@ -232,8 +260,94 @@ void urt__log_emit(struct urt_log_site *site, int level, const urt_log_kv *kv, u
 		}
 		}
 	}
-	va_end(ap);
 	rec->size = (uint32_t)(p - (unsigned char *)rec);
-	urt__log_ring_publish(r, rec->size);
+	urt__log_ring_publish(r, pos + rec->size);
 	errno = saved_errno;
+}
+
+/* The fast path (see the top of the file); false: nothing was done or
+ * consumed, take the general path. Plain threads make one call into core
+ * (urt_loop_current: no loop, no task) and one into ctx. */
+static inline bool emit_fast(struct urt_log_ring *r, struct urt_log_site *site, int level,
+			     const char *fmt, va_list ap)
+{
+	uint64_t ts = urt__log_clock_raw();
+	urt_loop *loop = urt_loop_current();
+	urt_task *t = loop ? urt_self() : NULL; /* a task runs on a loop thread */
+	const char *name = t ? urt_task_name(t) : NULL;
+	size_t name_len = 0;
+	if (name)
+		while (name_len < URT_LOG_NAME_MAX - 1 && name[name_len])
+			name_len++;
+#ifdef URT_LOG_HAVE_CTX
+	struct urt_ctx_field cf;
+	if (urt__ctx_log_fields(&cf, 1)) /* context fields: the general path encodes them */
+		return false;
+#endif
+	unsigned nargs = site->nargs;
+	uint32_t size = (uint32_t)(sizeof(struct urt_log_rec) + PAD8(name_len) + 8 * nargs);
+	uint64_t pos;
+	unsigned char *p = urt__log_ring_reserve(r, size, &pos);
+	if (URT_LOG_UNLIKELY(!p))
+		return false;
+	struct urt_log_rec *rec = (struct urt_log_rec *)p;
+	rec->size = size;
+	rec->level = (uint8_t)level;
+	rec->nfields = 0;
+	rec->name_len = (uint8_t)name_len;
+	rec->nargs = (uint8_t)nargs;
+	rec->ts = ts;
+	rec->fmt = fmt;
+	rec->site = site;
+	rec->task_id = t ? urt_task_id(t) : 0;
+	rec->loop_id = loop ? urt_loop_id(loop) : 0;
+	rec->drops_before = 0;
+	if (URT_LOG_UNLIKELY(atomic_load_explicit(&r->pending_drops, memory_order_relaxed)))
+		rec->drops_before = atomic_exchange_explicit(&r->pending_drops, 0, memory_order_relaxed);
+	p += sizeof *rec;
+	if (name_len) {
+		memcpy(p, name, name_len);
+		p += PAD8(name_len);
+	}
+	const unsigned char *types = site->types;
+	for (unsigned i = 0; i < nargs; i++, p += 8) {
+		if (types[i] == URT_LOG_A_DOUBLE) {
+			double v = va_arg(ap, double);
+			memcpy(p, &v, 8);
+		} else if (types[i] == URT_LOG_A_INT) {
+			int64_t v = va_arg(ap, int);
+			memcpy(p, &v, 8);
+		} else { /* LONG, LLONG, PTR: 8 bytes from the same registers */
+			int64_t v = va_arg(ap, long long);
+			memcpy(p, &v, 8);
+		}
+	}
+	urt__log_ring_publish(r, pos + size);
+	return true;
+}
+
+void urt__log_emit(struct urt_log_site *site, int level, const urt_log_kv *kv, unsigned nkv,
+		   const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	struct urt_logger *lg = atomic_load_explicit(&urt__log_g, memory_order_acquire);
+	struct urt_log_ring *r = urt__log_tls_ring;
+	/* the lines this call will write, requested now so that their misses
+	 * overlap with the calls into core and ctx below (prefetches never
+	 * fault: a stale hint is harmless) */
+	unsigned char *next = urt__log_tls_next;
+	prefetch_w(r);
+	prefetch_w(next); /* a record of a few arguments spans up to 3 lines */
+	prefetch_w(next + 64);
+	prefetch_w(next + 128);
+	if (URT_LOG_LIKELY(lg && !kv && r && urt__log_tls_gen == urt__log_hot.gen && fmt &&
+			   __atomic_load_n(&site->state, __ATOMIC_ACQUIRE) == URT_LOG_SITE_READY &&
+			   site->fast && site->fmt == fmt) &&
+	    emit_fast(r, site, level, fmt, ap)) {
+		va_end(ap);
+		return;
+	}
+	emit_slow(site, level, kv, nkv, fmt, ap);
+	va_end(ap);
 }

@@ -11,6 +11,7 @@
 
 __thread struct urt_log_ring *urt__log_tls_ring __attribute__((tls_model("initial-exec")));
 __thread uint64_t urt__log_tls_gen __attribute__((tls_model("initial-exec")));
+__thread unsigned char *urt__log_tls_next __attribute__((tls_model("initial-exec")));
 #define tls_ring urt__log_tls_ring
 #define tls_gen urt__log_tls_gen
 static pthread_key_t ring_key;                 /* runs ring_thread_exit */
@@ -56,7 +57,9 @@ void urt__log_ring_free(struct urt_log_ring *r)
 	free(r);
 }
 
-struct urt_log_ring *urt__log_ring_attach(struct urt_logger *lg)
+/* The log call does not save errno on its fast path: this (rare) path
+ * leaves it as it was. */
+static struct urt_log_ring *ring_attach(struct urt_logger *lg)
 {
 	pthread_once(&key_once, key_init);
 	struct urt_log_ring *r = ring_new(lg->cfg.buffer_size);
@@ -78,13 +81,24 @@ struct urt_log_ring *urt__log_ring_attach(struct urt_logger *lg)
 	return r;
 }
 
+struct urt_log_ring *urt__log_ring_attach(struct urt_logger *lg)
+{
+	int e = errno;
+	struct urt_log_ring *r = ring_attach(lg);
+	errno = e;
+	return r;
+}
+
 void urt__log_ring_half_full(struct urt_log_ring *r, uint64_t head)
 {
 	struct urt_logger *lg = atomic_load_explicit(&urt__log_g, memory_order_relaxed);
 	if (lg && atomic_load_explicit(&lg->writer_sleeping, memory_order_relaxed)) {
 		r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
-		if (head - r->tail_cache > r->cap / 2)
+		if (head - r->tail_cache > r->cap / 2) {
+			int e = errno; /* the log call does not save it on its fast path */
 			urt__log_wake_writer(lg);
+			errno = e;
+		}
 	}
 }
 
@@ -102,7 +116,7 @@ static void *drop(struct urt_log_ring *r, int level)
 }
 
 void *urt__log_ring_wait_room(struct urt_logger *lg, struct urt_log_ring *r, uint32_t size,
-			      int level)
+			      int level, uint64_t *pos)
 {
 	if (size > r->cap / 2 || lg->cfg.policy == URT_LOG_DROP || atomic_load(&urt__log_crashing))
 		return drop(r, level);
@@ -113,7 +127,7 @@ void *urt__log_ring_wait_room(struct urt_logger *lg, struct urt_log_ring *r, uin
 			urt__log_wake_writer(lg);
 			if (urt_sleep(delay) < 0) /* cancelled or past its deadline */
 				return drop(r, level);
-			void *p = urt__log_ring_reserve(r, size);
+			void *p = urt__log_ring_reserve(r, size, pos);
 			if (p)
 				return p;
 			delay = delay * 2 > 1000000 ? 1000000 : delay * 2;
@@ -127,7 +141,7 @@ void *urt__log_ring_wait_room(struct urt_logger *lg, struct urt_log_ring *r, uin
 	void *p;
 	for (;;) {
 		uint32_t seq = atomic_load(&lg->room);
-		p = urt__log_ring_reserve(r, size);
+		p = urt__log_ring_reserve(r, size, pos);
 		if (p || atomic_load(&lg->stop) == 2)
 			break;
 		urt__log_wake_writer(lg);

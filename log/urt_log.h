@@ -69,13 +69,16 @@ typedef struct urt_log_config {
 	uint64_t rotate_size;       /* FILE: rotate before the file would pass this; 0 = never */
 	unsigned rotate_count;      /* FILE: rotated files kept (path.1 .. path.N); 0 = 5 */
 	int no_crash_flush;         /* nonzero: install no fatal-signal flush */
+	uint64_t writer_cpus;       /* CPUs the writer thread may run on (bit i = CPU i,
+	                             * 0-63), e.g. away from latency-critical threads;
+	                             * 0 = not pinned (it inherits the caller's) */
 } urt_log_config;
 
 /* ---- the default logger ------------------------------------------------ */
 
 /* Open the process-wide logger that the URT_LOG_* macros use and start its
  * writer thread. Returns 0; -EINVAL (NULL cfg, bad enum, FILE without path,
- * FD with fd < 0); -EALREADY if one is open; -errno of open(2) for a bad
+ * FD with fd < 0, writer_cpus with no usable CPU); -EALREADY if one is open; -errno of open(2) for a bad
  * path; -ENOMEM; -EAGAIN if the thread cannot start. */
 URT_API int urt_log_open(const urt_log_config *cfg);
 
@@ -145,15 +148,17 @@ static inline urt_log_kv urt__kv_s(const char *k, const char *v)
 
 /* ---- log calls ---------------------------------------------------------- */
 
-/* private: one per call site; caches the parsed format */
+/* private: one per call site; caches the parsed format. One cache line:
+ * the log call reads it on every call. */
 struct urt_log_site {
 	const char *file;          /* __FILE__ */
 	int line;                  /* __LINE__ */
-	int state;                 /* 0 new, 1 parsing, 2 ready, 3 not cacheable (atomic) */
+	int state;                 /* 0 new, 1 parsing, 2 ready (atomic) */
 	const char *fmt;           /* the format the cache was built from */
 	unsigned char nargs;       /* arguments the format consumes */
+	unsigned char fast;        /* all arguments are 8-byte scalars (no %s, %Lf, %m) */
 	unsigned char types[24];   /* their kinds (log_internal.h) */
-};
+} __attribute__((aligned(64)));
 
 /* private: the runtime level, read by the macros before anything else */
 URT_API extern int urt__log_level;
@@ -166,7 +171,7 @@ URT_API void urt__log_emit(struct urt_log_site *site, int level, const urt_log_k
 #define URT__LOG(lvl, kv, nkv, ...) do { \
 	if ((lvl) >= URT_LOG_MIN_LEVEL && \
 	    __builtin_expect((lvl) >= __atomic_load_n(&urt__log_level, __ATOMIC_RELAXED), 0)) { \
-		static struct urt_log_site urt__site_ = {__FILE__, __LINE__, 0, 0, 0, {0}}; \
+		static struct urt_log_site urt__site_ = {__FILE__, __LINE__, 0, 0, 0, 0, {0}}; \
 		urt__log_emit(&urt__site_, (lvl), (kv), (nkv), __VA_ARGS__); \
 	} } while (0)
 

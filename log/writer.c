@@ -270,7 +270,11 @@ static size_t drain(struct urt_logger *lg)
 	for (unsigned i = 0; i < n; i++) {
 		if (s[i].pos != s[i].end)
 			continue;
-		uint64_t d = atomic_exchange_explicit(&s[i].r->pending_drops, 0, memory_order_relaxed);
+		/* a load first: an exchange would write the producer's line each
+		 * pass, and its next log call would then miss on it */
+		uint64_t d = atomic_load_explicit(&s[i].r->pending_drops, memory_order_relaxed);
+		if (d)
+			d = atomic_exchange_explicit(&s[i].r->pending_drops, 0, memory_order_relaxed);
 		if (d) {
 			urt__log_format_drops(&lg->out, lg->cfg.format, d, s[i].r->tid);
 			s[i].r->drops_reported += d;

@@ -3,6 +3,10 @@
 //   latency  : per-call cost of "request %d took %f ms" (rdtsc around the
 //              call), pinned producers (1 and 2 threads), warm-up, bursts
 //              spaced so the back end drains; p50 and p99.9.
+// Pinning (both loggers alike): producer t on CPU t % ncpu, the back end
+// (urt's writer via writer_cpus, spdlog's worker via its thread-start hook)
+// on the last CPU: with 1 producer each side has a CPU of its own; with 2
+// producers on 2 CPUs the second producer shares its CPU with the back end.
 //   throughput: records/s to a file until everything is written.
 //   sustained: per-call p99.9 and max while the buffer stays full (block).
 // --quick: a couple of seconds (CI smoke).
@@ -57,6 +61,12 @@ static void pin(int cpu)
 	pthread_setaffinity_np(pthread_self(), sizeof s, &s);
 }
 
+// The back ends' CPU: the last one (the producers start at CPU 0).
+static int backend_cpu()
+{
+	return int(std::max(1u, std::thread::hardware_concurrency())) - 1;
+}
+
 struct Stats { double p50, p999, max; };
 
 static Stats summarize(std::vector<uint64_t> &v)
@@ -89,6 +99,7 @@ static void open_urt(size_t buf)
 	c.path = urt_path;
 	c.buffer_size = buf;
 	c.no_crash_flush = 1;
+	c.writer_cpus = uint64_t(1) << backend_cpu();
 	if (urt_log_open(&c) != 0) {
 		fprintf(stderr, "urt_log_open failed\n");
 		exit(1);
@@ -98,7 +109,7 @@ static void open_urt(size_t buf)
 static std::shared_ptr<spdlog::logger> open_spd(size_t queue)
 {
 	remove(spd_path);
-	spdlog::init_thread_pool(queue, 1);
+	spdlog::init_thread_pool(queue, 1, [] { pin(backend_cpu()); });
 	auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(spd_path, true);
 	auto lg = std::make_shared<spdlog::async_logger>("bench", sink, spdlog::thread_pool(),
 							 spdlog::async_overflow_policy::block);
@@ -181,6 +192,7 @@ static void throughput()
 {
 	int rounds = quick ? 3 : 5, n = quick ? 200000 : 2000000;
 	std::vector<double> u, s;
+	pin(0); // the producer, as in the other parts (threads started later pin themselves)
 	for (int r = 0; r < rounds; r++) {
 		open_urt(1 << 20);
 		uint64_t t0 = now_ns();
