@@ -1,5 +1,7 @@
 /* A program built against the *installed* urt, as C and as C++: a task
- * writes to a pipe and reads it back; prints urt_version(). */
+ * writes to a pipe and reads it back, logs through the log macros (which
+ * call into the library: their symbols must be exported); prints
+ * urt_version(). */
 #include <urt.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,11 +22,16 @@ static void *roundtrip(void *arg)
 	bad |= memcmp(buf, msg, sizeof msg) != 0;
 	urt_close(p[0]);
 	urt_close(p[1]);
+	URT_LOG_WARN("consumer: %d bytes through a pipe", (int)sizeof msg);
 	return (void *)bad;
 }
 
 int main(void)
 {
+	urt_log_config lc;
+	memset(&lc, 0, sizeof lc); /* defaults: stderr */
+	if (urt_log_open(&lc) != 0)
+		return 1;
 	void *res = (void *)(intptr_t)1;
 	int r = urt_run(roundtrip, NULL, NULL, &res);
 	if (r != 0 || res != NULL) {
@@ -37,5 +44,5 @@ int main(void)
 		return 1;
 	}
 	printf("urt %s\n", urt_version());
-	return 0;
+	return urt_log_close() < 0;
 }
