@@ -15,6 +15,15 @@ extern __thread urt_ctx **urt__ctx_cur __attribute__((tls_model("initial-exec"))
 /* This thread's own context (outside tasks, and the loop between tasks). */
 extern __thread urt_ctx *urt__ctx_own __attribute__((tls_model("initial-exec")));
 
+/* Variables marked as log fields so far (only grows). */
+extern _Atomic unsigned urt__ctx_nlogvars;
+/* For log's hot path: false when no variable is a log field, so a record
+ * needs no walk of the context (an inline load, no call). */
+static inline bool urt__ctx_has_log_fields(void)
+{
+	return __atomic_load_n(&urt__ctx_nlogvars, __ATOMIC_RELAXED) != 0;
+}
+
 /* Offload, on a worker thread: run fn(arg) in a scratch copy of the
  * thread's current context; whatever fn sets is dropped when it returns.
  * Allocates nothing unless fn sets a variable (copy on write). */

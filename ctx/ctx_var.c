@@ -15,7 +15,7 @@ static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static const struct urt_ctxvar *vars[URT_CTXVAR_MAX]; /* by id */
 static atomic_uint nvars;                               /* published entries of vars[] */
 static const struct urt_ctxvar *logvars[URT_CTXVAR_MAX]; /* log fields, creation order */
-static atomic_uint nlogvars;
+atomic_uint urt__ctx_nlogvars;
 
 int urt__ctx_fail_alloc_at;
 
@@ -57,9 +57,9 @@ URT_API int urt_ctxvar_create(urt_ctxvar **out, const char *name, void *default_
 	vars[n] = v;
 	atomic_store_explicit(&nvars, n + 1, memory_order_release);
 	if (flags & LOG_FLAGS) {
-		unsigned k = atomic_load_explicit(&nlogvars, memory_order_relaxed);
+		unsigned k = atomic_load_explicit(&urt__ctx_nlogvars, memory_order_relaxed);
 		logvars[k] = v;
-		atomic_store_explicit(&nlogvars, k + 1, memory_order_release);
+		atomic_store_explicit(&urt__ctx_nlogvars, k + 1, memory_order_release);
 	}
 	pthread_mutex_unlock(&reg_lock);
 	*out = v;
@@ -70,7 +70,7 @@ URT_API const char *urt_ctxvar_name(const urt_ctxvar *v) { return v ? v->name : 
 
 unsigned urt__ctx_log_fields(struct urt_ctx_field *out, unsigned max)
 {
-	unsigned nlog = atomic_load_explicit(&nlogvars, memory_order_acquire);
+	unsigned nlog = atomic_load_explicit(&urt__ctx_nlogvars, memory_order_acquire);
 	const struct ctx_map *m = (const struct ctx_map *)*urt__ctx_cur;
 	unsigned k = 0;
 	for (unsigned i = 0; i < nlog && k < max; i++) {

@@ -267,7 +267,8 @@ __attribute__((noinline, cold)) static void emit_slow(struct urt_log_site *site,
 
 /* The fast path (see the top of the file); false: nothing was done or
  * consumed, take the general path. Plain threads make one call into core
- * (urt_loop_current: no loop, no task) and one into ctx. */
+ * (urt_loop_current: no loop, no task), and one into ctx only if some
+ * variable is a log field. */
 static inline bool emit_fast(struct urt_log_ring *r, struct urt_log_site *site, int level,
 			     const char *fmt, va_list ap)
 {
@@ -281,7 +282,7 @@ static inline bool emit_fast(struct urt_log_ring *r, struct urt_log_site *site, 
 			name_len++;
 #ifdef URT_LOG_HAVE_CTX
 	struct urt_ctx_field cf;
-	if (urt__ctx_log_fields(&cf, 1)) /* context fields: the general path encodes them */
+	if (urt__ctx_has_log_fields() && urt__ctx_log_fields(&cf, 1)) /* the general path encodes them */
 		return false;
 #endif
 	unsigned nargs = site->nargs;
