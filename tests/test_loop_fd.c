@@ -229,3 +229,21 @@ Test(loop_fd, foreign_submission_wakes_epoll, .timeout = 20)
 	close(ep);
 	cr_expect_eq(urt_loop_destroy(l), 0);
 }
+
+/* Destroy a loop while a wake-up is on its way: the armed eventfd read may
+ * then complete with the wake-up instead of being cancelled, and must not
+ * be re-armed (nothing would cancel it: destroy would wait forever). The
+ * write is made the way a poster makes it, with nothing posted, so destroy
+ * has nothing to run before it cancels the read. */
+void urt__backend_wake(urt_loop *l); /* uring/wake.c */
+
+Test(loop_fd, destroy_with_a_wakeup_in_flight, .timeout = 60)
+{
+	for (int i = 0; i < 100; i++) {
+		urt_loop *l;
+		cr_assert_eq(urt_loop_create(&l, NULL), 0);
+		urt_loop_step(l, 0);
+		urt__backend_wake(l);
+		cr_assert_eq(urt_loop_destroy(l), 0);
+	}
+}

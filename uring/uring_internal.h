@@ -18,6 +18,7 @@ struct urt_backend {
 	urt_op wake_op;         /* the read kept armed on wake_fd */
 	uint64_t wake_buf;      /* where that read lands */
 	bool wake_armed;        /* its CQE has not arrived yet */
+	bool wake_closing;      /* wake_fini runs: a completed read is not re-armed */
 	int notify_fd;          /* eventfd registered with the ring (urt_loop_fd), or -1 */
 	urt_loop *loop;
 };

@@ -24,7 +24,7 @@ static void wake_complete(urt_op *op, int res, unsigned flags)
 	b->wake_armed = false;
 	/* clear before the loop looks at its inbox, so a later post writes again */
 	atomic_store(&b->loop->wake_pending, 0);
-	if (res != -ECANCELED)
+	if (res != -ECANCELED && !b->wake_closing)
 		wake_arm(b);
 }
 
@@ -41,9 +41,13 @@ int urt__wake_init(struct urt_backend *b, urt_loop *l)
 }
 
 /* Cancel the armed read and wait for its CQE: the kernel must not write
- * into wake_buf after the backend is freed. */
+ * into wake_buf after the backend is freed. The read may complete with a
+ * late wake-up instead of being cancelled (the cancel then finds
+ * nothing): closing keeps its completion from arming a new read that
+ * nothing would cancel. */
 void urt__wake_fini(struct urt_backend *b)
 {
+	b->wake_closing = true;
 	if (b->wake_armed) {
 		urt__backend_cancel(b->loop, &b->wake_op);
 		while (b->wake_armed)
