@@ -35,24 +35,29 @@ struct urt__job_wait {
  * itself. A job withdrawn before it started is freed by whoever withdrew
  * it (the interrupted task's loop, or urt_future_cancel's caller). */
 struct urt__job {
+	/* The first 64 bytes: what the pool and the worker write (links,
+	 * state, outcome) and what job_done reads back on the loop thread.
+	 * Task records are 64-byte aligned (jobcache.c), so a completion
+	 * costs the loop one cache line fetched from the worker's CPU. */
 	struct urt_remote msg;       /* completion message to loop; first */
 	struct urt__job *next;       /* link in the pool queue it sits in */
+	void *result;                /* fn's return value */
+	int err;                     /* urt_job_error's value, else 0 */
+	enum urt__job_where where;   /* under pool->mu */
+	uint64_t seq;                /* order of entry into the main queue (growth) */
+	/* completion to a parked task (loop-thread fields, read with the above) */
+	urt_task *task;              /* the parked task */
+	struct urt__job_wait *wait;  /* on the task's stack; NULL once abandoned */
+	/* Written by the submitter only; the worker reads them. */
 	urt_task_fn fn;
 	void *arg;
 	urt_ctx *ctx;                /* submitter's context, captured (owned) */
+	unsigned cls;                /* concurrency class */
 	bool ctx_on_worker;          /* the submitter's was empty: run in a scratch
 				      * copy of the worker's (empty) one */
-	void *result;                /* fn's return value */
-	int err;                     /* urt_job_error's value, else 0 */
-	unsigned cls;                /* concurrency class */
-	uint64_t seq;                /* order of entry into the main queue (growth) */
-	enum urt__job_where where;   /* under pool->mu */
 	bool batched;                /* in its loop thread's batch (that thread only) */
 	struct urt__pool *pool;
-	/* completion to a parked task (loop-thread fields) */
 	urt_loop *loop;              /* submitting loop, or NULL */
-	urt_task *task;              /* the parked task */
-	struct urt__job_wait *wait;  /* on the task's stack; NULL once abandoned */
 	/* completion to a future (urt_*_try) */
 	urt_future *fut;
 };

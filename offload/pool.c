@@ -567,9 +567,12 @@ static void execute(struct urt__job *job)
 	}
 	current_job = NULL;
 	URT_PROBE2(offload_done, job, job->err);
-	/* values only this job held are destroyed here, on the worker */
-	urt_ctx_release(job->ctx);
-	job->ctx = NULL;
+	/* values only this job held are destroyed here, on the worker (the
+	 * field is written only then: the loop reads this record back) */
+	if (job->ctx) {
+		urt_ctx_release(job->ctx);
+		job->ctx = NULL;
+	}
 }
 
 /* Take the next queued job (lock held), and if more wait, see that
@@ -622,7 +625,11 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* Poll the queue's length for up to ns without the lock. */
+/* Poll the queue's length for up to ns without the lock. Every 64 polls
+ * (a few microseconds) the spinner yields: when the scheduler has put it on the
+ * CPU of a loop thread (or of a busy worker) that is runnable, that one
+ * runs instead of waiting for the spin to end (with the spinner holding
+ * the CPU, the loop it is waiting for cannot submit anything). */
 static void spin_on_queue(struct urt__pool *p, uint64_t ns)
 {
 	uint64_t end = mono_ns() + ns;
@@ -630,8 +637,11 @@ static void spin_on_queue(struct urt__pool *p, uint64_t ns)
 		if (atomic_load_explicit(&p->qlen, memory_order_acquire) ||
 		    atomic_load_explicit(&p->intake, memory_order_acquire))
 			return;
-		if ((i & 63) == 0 && mono_ns() >= end)
-			return;
+		if ((i & 63) == 0) {
+			if (mono_ns() >= end)
+				return;
+			sched_yield();
+		}
 		cpu_relax();
 	}
 }

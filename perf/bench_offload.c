@@ -10,7 +10,8 @@
  * thread); BENCH_STATS=1 prints the pool's size after each urt tput round.
  * Both sides use their default pools: urt's settles on a worker per CPU,
  * libuv's has 4 threads (UV_THREADPOOL_SIZE unset); BENCH_THREADS caps
- * urt's blocking pool, BENCH_NOSPIN turns its spinning off. */
+ * urt's blocking pool, BENCH_NOSPIN turns its spinning off, BENCH_JOBS sets
+ * the jobs per tput round (20,000). */
 #include <pthread.h>
 #include <sys/resource.h>
 #include <stdatomic.h>
@@ -347,6 +348,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i + 1 < argc; i++)
 		if (!strcmp(argv[i], "--only"))
 			only = argv[i + 1];
+	if (getenv("BENCH_JOBS")) /* longer tput rounds, for profiling */
+		tput_jobs = atoi(getenv("BENCH_JOBS"));
 	if (getenv("BENCH_THREADS"))
 		urt_offload_configure(&(urt_offload_config){.blocking_threads = (unsigned)atoi(getenv("BENCH_THREADS"))});
 	if (getenv("BENCH_NOSPIN"))
