@@ -218,7 +218,8 @@ Test(log_fastpath, writer_cpus_pin_the_writer)
 
 Test(log_fastpath, writer_cpus_without_a_usable_cpu)
 {
-	cr_assert_eq(sysconf(_SC_NPROCESSORS_CONF) < 64, true, "needs a CPU number that does not exist");
+	if (sysconf(_SC_NPROCESSORS_CONF) >= 64) /* CPU 63 would exist */
+		cr_skip_test("needs a CPU number that does not exist");
 	urt_log_config c = cfg(0, URT_LOG_BLOCK);
 	c.writer_cpus = 1ull << 63;
 	cr_assert_eq(urt_log_open(&c), -EINVAL);
