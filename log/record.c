@@ -142,6 +142,31 @@ static unsigned char *put_field(unsigned char *p, const struct enc_field *f)
 	return p + 8;
 }
 
+/* Everything a record holds before its fields and arguments (both paths);
+ * returns where the fields go. The caller sets rec->size. */
+static inline unsigned char *put_head(struct urt_log_rec *rec, struct urt_log_ring *r, int level,
+				      unsigned nfields, unsigned nargs, uint64_t ts, const char *fmt,
+				      struct urt_log_site *site, urt_task *t, urt_loop *loop,
+				      const char *name, size_t name_len)
+{
+	rec->level = (uint8_t)level;
+	rec->nfields = (uint8_t)nfields;
+	rec->name_len = (uint8_t)name_len;
+	rec->nargs = (uint8_t)nargs;
+	rec->ts = ts;
+	rec->fmt = fmt;
+	rec->site = site;
+	rec->task_id = t ? urt_task_id(t) : 0;
+	rec->loop_id = loop ? urt_loop_id(loop) : 0;
+	rec->drops_before = 0;
+	if (URT_LOG_UNLIKELY(atomic_load_explicit(&r->pending_drops, memory_order_relaxed)))
+		rec->drops_before = atomic_exchange_explicit(&r->pending_drops, 0, memory_order_relaxed);
+	unsigned char *p = (unsigned char *)(rec + 1);
+	if (name_len)
+		memcpy(p, name, name_len);
+	return p + PAD8(name_len);
+}
+
 /* The general path: any site, arguments, fields; waits for room (block
  * policy). errno is as the caller left it (the fast path does not touch it). */
 __attribute__((noinline, cold)) static void emit_slow(struct urt_log_site *site, int level,
@@ -219,22 +244,7 @@ __attribute__((noinline, cold)) static void emit_slow(struct urt_log_site *site,
 		}
 	}
 	struct urt_log_rec *rec = (struct urt_log_rec *)p;
-	rec->level = (uint8_t)level;
-	rec->nfields = (uint8_t)nf;
-	rec->name_len = (uint8_t)name_len;
-	rec->nargs = (uint8_t)nargs;
-	rec->ts = ts;
-	rec->fmt = fmt;
-	rec->site = site;
-	rec->task_id = t ? urt_task_id(t) : 0;
-	rec->loop_id = loop ? urt_loop_id(loop) : 0;
-	rec->drops_before = 0;
-	if (URT_LOG_UNLIKELY(atomic_load_explicit(&r->pending_drops, memory_order_relaxed)))
-		rec->drops_before = atomic_exchange_explicit(&r->pending_drops, 0, memory_order_relaxed);
-	p += sizeof *rec;
-	if (name_len)
-		memcpy(p, name, name_len);
-	p += PAD8(name_len);
+	p = put_head(rec, r, level, nf, (unsigned)nargs, ts, fmt, site, t, loop, name, name_len);
 	for (unsigned i = 0; i < nf; i++)
 		p = put_field(p, &f[i]);
 	for (int i = 0; i < nargs; i++) {
@@ -293,23 +303,7 @@ static inline bool emit_fast(struct urt_log_ring *r, struct urt_log_site *site, 
 		return false;
 	struct urt_log_rec *rec = (struct urt_log_rec *)p;
 	rec->size = size;
-	rec->level = (uint8_t)level;
-	rec->nfields = 0;
-	rec->name_len = (uint8_t)name_len;
-	rec->nargs = (uint8_t)nargs;
-	rec->ts = ts;
-	rec->fmt = fmt;
-	rec->site = site;
-	rec->task_id = t ? urt_task_id(t) : 0;
-	rec->loop_id = loop ? urt_loop_id(loop) : 0;
-	rec->drops_before = 0;
-	if (URT_LOG_UNLIKELY(atomic_load_explicit(&r->pending_drops, memory_order_relaxed)))
-		rec->drops_before = atomic_exchange_explicit(&r->pending_drops, 0, memory_order_relaxed);
-	p += sizeof *rec;
-	if (name_len) {
-		memcpy(p, name, name_len);
-		p += PAD8(name_len);
-	}
+	p = put_head(rec, r, level, 0, nargs, ts, fmt, site, t, loop, name, name_len);
 	const unsigned char *types = site->types;
 	for (unsigned i = 0; i < nargs; i++, p += 8) {
 		if (types[i] == URT_LOG_A_DOUBLE) {
