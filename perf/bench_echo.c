@@ -66,18 +66,6 @@ static int bin_path(char *out, size_t cap, const char *name)
 	return access(out, X_OK);
 }
 
-/* A port nothing listens on right now (the kernel's choice). */
-static uint16_t free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-	bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	getsockname(fd, (struct sockaddr *)&sa, &len);
-	close(fd);
-	return ntohs(sa.sin_port);
-}
-
 /* Start argv[0] pinned to cpu with its stdout on *out_fd. Returns the pid. */
 static pid_t spawn_pinned(char *const argv[], int cpu, int *out_fd)
 {
@@ -142,7 +130,7 @@ static int run_one(int srv, unsigned conns, double secs, result *r)
 	bin_path(srv_path, sizeof(srv_path), srv_names[srv]);
 	bin_path(load_path, sizeof(load_path), "urt-load");
 	char port_s[16], conns_s[16], size_s[16], secs_s[32];
-	snprintf(port_s, sizeof(port_s), "%u", free_port());
+	snprintf(port_s, sizeof(port_s), "%u", perf_free_port());
 	snprintf(conns_s, sizeof(conns_s), "%u", conns);
 	snprintf(size_s, sizeof(size_s), "%d", MSG_SIZE);
 	snprintf(secs_s, sizeof(secs_s), "%g", secs);

@@ -48,17 +48,6 @@ static int find_prog(const char *name, char *out)
 	return -1;
 }
 
-static uint16_t free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof sa;
-	bind(fd, (struct sockaddr *)&sa, sizeof sa);
-	getsockname(fd, (struct sockaddr *)&sa, &len);
-	close(fd);
-	return ntohs(sa.sin_port);
-}
-
 static int connect_port(uint16_t port)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
@@ -230,7 +219,7 @@ static double cpu_us(pid_t pid)
 
 static int measure(int which, int log_on, const char *path, double secs, double *rps, double *p99)
 {
-	uint16_t port = free_port();
+	uint16_t port = perf_free_port();
 	pid_t pid = start_server(which, port, log_on);
 	if (!pid) {
 		fprintf(stderr, "bench_http: %s did not start\n", which == URT ? "urt-http" : "nginx");
@@ -265,7 +254,7 @@ static long rss_kib(pid_t pid)
  * the server's RSS growth per connection in bytes. */
 static double idle_rss(int which, unsigned n)
 {
-	uint16_t port = free_port();
+	uint16_t port = perf_free_port();
 	pid_t pid = start_server(which, port, 0);
 	if (!pid)
 		return NAN;

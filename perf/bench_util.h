@@ -8,12 +8,16 @@
 #ifndef PERF_BENCH_UTIL_H
 #define PERF_BENCH_UTIL_H
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 static inline uint64_t perf_now_ns(void)
 {
@@ -64,6 +68,18 @@ static inline int perf_has_flag(int argc, char **argv, const char *flag)
 		if (!strcmp(argv[i], flag))
 			return 1;
 	return 0;
+}
+
+/* A loopback port nothing listens on right now (the kernel's choice). */
+static inline uint16_t perf_free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof sa;
+	bind(fd, (struct sockaddr *)&sa, sizeof sa);
+	getsockname(fd, (struct sockaddr *)&sa, &len);
+	close(fd);
+	return ntohs(sa.sin_port);
 }
 
 #endif

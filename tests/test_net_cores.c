@@ -62,20 +62,9 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
-static uint16_t free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof sa;
-	bind(fd, (struct sockaddr *)&sa, sizeof sa);
-	getsockname(fd, (struct sockaddr *)&sa, &len);
-	close(fd);
-	return ntohs(sa.sin_port);
-}
-
 static void reset(void)
 {
-	the_port = free_port();
+	the_port = urt_test_free_port();
 	for (int i = 0; i < NLOOPS; i++)
 		atomic_store(&served[i], 0);
 	atomic_store(&ready, 0);

@@ -13,18 +13,6 @@
 
 TestSuite(ready, .timeout = 20);
 
-/* A loopback port nobody listens on (bound once, then released). */
-static uint16_t free_port(void)
-{
-	int fd = urt_tcp_listen("127.0.0.1", 0, 1, 0);
-	cr_assert_geq(fd, 0);
-	struct sockaddr_in sa;
-	socklen_t len = sizeof sa;
-	getsockname(fd, (struct sockaddr *)&sa, &len);
-	close(fd);
-	return ntohs(sa.sin_port);
-}
-
 static uint16_t g_port;
 
 static void *late_listener(void *arg)
@@ -43,7 +31,7 @@ static void *late_listener(void *arg)
 static void *ports(void *arg)
 {
 	(void)arg;
-	g_port = free_port();
+	g_port = urt_test_free_port();
 	urt_task *t;
 	cr_assert_eq(urt_spawn(&t, late_listener, NULL, NULL), 0);
 	uint64_t t0 = urt_now();
@@ -52,7 +40,7 @@ static void *ports(void *arg)
 	cr_expect_eq(urt_join(t, NULL), 0);
 
 	/* never opens: the deadline error */
-	uint16_t dead = free_port();
+	uint16_t dead = urt_test_free_port();
 	t0 = urt_now();
 	cr_expect_eq(urt_wait_port("127.0.0.1", dead, 60 * URT_NS_PER_MS), -ETIME);
 	uint64_t took = urt_now() - t0;

@@ -39,6 +39,8 @@ int urt_test_readable(int fd);
 
 /* This process's thread id of the calling thread (gettid). */
 int urt_test_tid(void);
+/* A loopback TCP port nothing listens on right now (bound, then released). */
+uint16_t urt_test_free_port(void);
 /* Wait until thread tid of this process is seen blocked in system call nr
  * (or nr2; -1: none) several times in a row (/proc/self/task/<tid>/syscall),
  * for at most timeout_ms. For a test thread that must act only once
