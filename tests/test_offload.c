@@ -26,18 +26,6 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* urt_run(fn) then stop the pools, and check nothing was left behind. */
-static void *run_main(urt_task_fn fn, void *arg)
-{
-	urt_test_baseline b = urt_test_baseline_take();
-	void *res = NULL;
-	int r = urt_run(fn, arg, NULL, &res);
-	cr_assert_eq(r, 0, "urt_run: %s", urt_strerror(r));
-	cr_assert_eq(urt_offload_shutdown(), 0);
-	urt_test_fds_threads_check(b);
-	return res;
-}
-
 static void *sleep_ms_job(void *arg)
 {
 	usleep((useconds_t)(intptr_t)arg * 1000);
@@ -133,7 +121,7 @@ static void *eight_blockers_main(void *arg)
 
 Test(offload, loop_keeps_ticking_while_jobs_block, .timeout = 20)
 {
-	run_main(eight_blockers_main, NULL);
+	urt_test_run_offload(eight_blockers_main, NULL);
 }
 
 /* ---- results, errors, bad input ------------------------------------------ */
@@ -170,7 +158,7 @@ static void *results_main(void *arg)
 
 Test(offload, results_and_errors_come_back, .timeout = 10)
 {
-	run_main(results_main, NULL);
+	urt_test_run_offload(results_main, NULL);
 }
 
 Test(offload, bad_input_outside_tasks, .timeout = 10)
@@ -238,7 +226,7 @@ static void *ctx_main(void *arg)
 Test(offload, context_propagated_and_isolated, .timeout = 10)
 {
 	cr_assert_eq(urt_ctxvar_create(&req_var, "request", NULL, NULL, 0), 0);
-	run_main(ctx_main, NULL);
+	urt_test_run_offload(ctx_main, NULL);
 }
 
 static void *gated_task(void *arg);
@@ -267,7 +255,7 @@ static void *empty_ctx_main(void *arg)
 Test(offload, empty_context_isolated_on_worker, .timeout = 10)
 {
 	cr_assert_eq(urt_ctxvar_create(&req_var, "request", NULL, NULL, 0), 0);
-	run_main(empty_ctx_main, NULL);
+	urt_test_run_offload(empty_ctx_main, NULL);
 	urt_offload_configure(&(urt_offload_config){.blocking_threads = 64});
 }
 
@@ -310,7 +298,7 @@ static void *many_trivial_main(void *arg)
 
 Test(offload, trivial_jobs_do_not_fill_the_cap, .timeout = 20)
 {
-	run_main(many_trivial_main, NULL);
+	urt_test_run_offload(many_trivial_main, NULL);
 }
 
 static void *gated_all_enter_main(void *arg)
@@ -339,7 +327,7 @@ static void *gated_all_enter_main(void *arg)
 Test(offload, blocked_jobs_grow_the_pool, .timeout = 20)
 {
 	gate_reset();
-	run_main(gated_all_enter_main, NULL);
+	urt_test_run_offload(gated_all_enter_main, NULL);
 }
 
 /* ---- the CPU pool cannot starve the blocking pool ------------------------- */
@@ -400,7 +388,7 @@ static void *saturation_main(void *arg)
 Test(offload, cpu_saturation_does_not_delay_blocking_jobs, .timeout = 20)
 {
 	cr_assert_eq(urt_offload_configure(&(urt_offload_config){.cpu_threads = 2}), 0);
-	run_main(saturation_main, NULL);
+	urt_test_run_offload(saturation_main, NULL);
 }
 
 /* ---- back-pressure --------------------------------------------------------- */
@@ -468,7 +456,7 @@ Test(offload, full_queue_parks_tasks_and_refuses_threads, .timeout = 20)
 {
 	gate_reset();
 	cr_assert_eq(urt_offload_configure(&(urt_offload_config){.blocking_threads = 1, .queue_bound = 2}), 0);
-	run_main(queue_full_main, NULL);
+	urt_test_run_offload(queue_full_main, NULL);
 }
 
 /* ---- classes ----------------------------------------------------------------- */
@@ -522,7 +510,7 @@ Test(offload, class_cap_limits_concurrency, .timeout = 20)
 {
 	cr_assert_eq(urt_offload_class_limit(3, 2), 0);
 	atomic_store(&class_release, 0);
-	run_main(class_main, NULL);
+	urt_test_run_offload(class_main, NULL);
 }
 
 /* ---- cancellation and deadlines --------------------------------------------- */
@@ -574,7 +562,7 @@ Test(offload, cancel_waiting_task, .timeout = 20)
 {
 	gate_reset();
 	cr_assert_eq(urt_offload_configure(&(urt_offload_config){.blocking_threads = 1}), 0);
-	run_main(cancel_main, NULL);
+	urt_test_run_offload(cancel_main, NULL);
 }
 
 static void *deadline_main(void *arg)
@@ -593,7 +581,7 @@ static void *deadline_main(void *arg)
 Test(offload, deadline_interrupts_wait, .timeout = 10)
 {
 	gate_reset();
-	run_main(deadline_main, NULL);
+	urt_test_run_offload(deadline_main, NULL);
 }
 
 /* ---- shutdown ------------------------------------------------------------------ */
@@ -668,7 +656,7 @@ static void *keep_alive_main(void *arg)
 Test(offload, idle_workers_exit_after_keep_alive, .timeout = 10)
 {
 	cr_assert_eq(urt_offload_configure(&(urt_offload_config){.keep_alive_ns = 300 * MS}), 0);
-	run_main(keep_alive_main, NULL);
+	urt_test_run_offload(keep_alive_main, NULL);
 }
 
 /* ---- futures from plain threads ------------------------------------------------ */

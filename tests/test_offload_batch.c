@@ -20,17 +20,6 @@ static void *count_job(void *arg)
 	return (void *)((intptr_t)arg * 2);
 }
 
-static void *run_main(urt_task_fn fn, void *arg)
-{
-	urt_test_baseline b = urt_test_baseline_take();
-	void *res = NULL;
-	int r = urt_run(fn, arg, NULL, &res);
-	cr_assert_eq(r, 0, "urt_run: %s", urt_strerror(r));
-	cr_assert_eq(urt_offload_shutdown(), 0);
-	urt_test_fds_threads_check(b);
-	return res;
-}
-
 static void *submitter(void *arg)
 {
 	void *res = NULL;
@@ -60,7 +49,7 @@ static void *cancel_held_main(void *arg)
 Test(offload_batch, job_withdrawn_before_handover_never_runs, .timeout = 20)
 {
 	atomic_store(&ran, 0);
-	run_main(cancel_held_main, NULL);
+	urt_test_run_offload(cancel_held_main, NULL);
 	cr_expect_eq(atomic_load(&ran), 1, "only the second job ran (ran %d)", atomic_load(&ran));
 }
 
@@ -110,6 +99,6 @@ Test(offload_batch, batches_overflow_a_small_queue_and_capped_class, .timeout = 
 	atomic_store(&ran, 0);
 	cr_assert_eq(urt_offload_configure(&(urt_offload_config){.queue_bound = 8}), 0);
 	cr_assert_eq(urt_offload_class_limit(1, 2), 0);
-	run_main(mixed_main, NULL);
+	urt_test_run_offload(mixed_main, NULL);
 	cr_expect_eq(atomic_load(&ran), NTASKS * ROUNDS);
 }
