@@ -44,6 +44,17 @@ static void pair(int sv[2])
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 }
 
+/* A sender (MSG_NOSIGNAL) on one end of a fresh socketpair, with the done
+ * log cleared. */
+static urt_sender *fresh_sender(int sv[2])
+{
+	memset(&dl, 0, sizeof dl);
+	pair(sv);
+	urt_sender *s;
+	cr_assert_eq(urt_sender_open(&s, sv[0], MSG_NOSIGNAL), 0);
+	return s;
+}
+
 /* Read exactly len bytes from fd (a task). */
 static void read_exact(int fd, char *buf, size_t len)
 {
@@ -60,11 +71,8 @@ static void read_exact(int fd, char *buf, size_t len)
 static void *in_order(void *arg)
 {
 	(void)arg;
-	memset(&dl, 0, sizeof dl);
 	int sv[2];
-	pair(sv);
-	urt_sender *s;
-	cr_assert_eq(urt_sender_open(&s, sv[0], MSG_NOSIGNAL), 0);
+	urt_sender *s = fresh_sender(sv);
 	static const char *parts[] = {"first ", "second ", "third"};
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(urt_sender_send(s, parts[i], strlen(parts[i]), on_done, (void *)(intptr_t)i), 0);
@@ -160,11 +168,8 @@ Test(net_sender, large) { urt_test_run(large, NULL); }
 static void *halved(void *arg)
 {
 	(void)arg;
-	memset(&dl, 0, sizeof dl);
 	int sv[2];
-	pair(sv);
-	urt_sender *s;
-	cr_assert_eq(urt_sender_open(&s, sv[0], MSG_NOSIGNAL), 0);
+	urt_sender *s = fresh_sender(sv);
 	char msg[1000];
 	for (int i = 0; i < 1000; i++)
 		msg[i] = (char)('A' + i % 26);
@@ -224,11 +229,8 @@ Test(net_sender, no_memory) { urt_test_run(no_memory, NULL); }
 static void *sticky(void *arg)
 {
 	(void)arg;
-	memset(&dl, 0, sizeof dl);
 	int sv[2];
-	pair(sv);
-	urt_sender *s;
-	cr_assert_eq(urt_sender_open(&s, sv[0], MSG_NOSIGNAL), 0);
+	urt_sender *s = fresh_sender(sv);
 	close(sv[1]); /* the peer is gone: the first send fails with -EPIPE */
 	for (int i = 0; i < 6; i++)
 		cr_assert_eq(urt_sender_send(s, "x", 1, on_done, (void *)(intptr_t)i), 0,
@@ -420,9 +422,7 @@ Test(net_sender, close_outside_task)
 	urt_loop *l;
 	cr_assert_eq(urt_loop_create(&l, NULL), 0);
 	int sv[2];
-	pair(sv);
-	urt_sender *s;
-	cr_assert_eq(urt_sender_open(&s, sv[0], MSG_NOSIGNAL), 0);
+	urt_sender *s = fresh_sender(sv);
 	cr_assert_eq(urt_sender_send(s, "abc", 3, on_done, NULL), 0);
 	cr_expect_eq(urt_sender_close(s), -EPERM);
 	for (int i = 0; i < 1000 && urt_sender_pending(s) > 0; i++)
@@ -446,9 +446,7 @@ static void *flush_prompt(void *arg)
 {
 	(void)arg;
 	int sv[2];
-	pair(sv);
-	urt_sender *s;
-	cr_assert_eq(urt_sender_open(&s, sv[0], MSG_NOSIGNAL), 0);
+	urt_sender *s = fresh_sender(sv);
 	static const char msg[64] = "ping";
 	uint64_t best = UINT64_MAX;
 	for (int i = 0; i < 3; i++) {
