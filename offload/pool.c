@@ -366,6 +366,23 @@ static int unlock_and_spawn(struct urt__pool *p)
 	return failed && none ? err : 0;
 }
 
+/* A new job (lock held): queued if there is room, else on the waiting list
+ * (its task stays parked) if may_wait. Returns 1 queued, 0 waiting,
+ * -EAGAIN full. */
+static int queue_or_wait(struct urt__pool *p, struct urt__job *job, bool may_wait)
+{
+	if (p->queued < urt__ocfg.queue_bound) {
+		place(p, job);
+		return 1;
+	}
+	if (!may_wait)
+		return -EAGAIN;
+	fifo_push(&p->whead, &p->wtail, job);
+	job->where = URT_JOB_WAITING;
+	p->nwaiting++;
+	return 0;
+}
+
 int urt__pool_submit(struct urt__pool *p, struct urt__job *job, bool may_wait)
 {
 	URT_PROBE2(offload_queue, job, p == &urt__pool_cpu);
@@ -375,26 +392,12 @@ int urt__pool_submit(struct urt__pool *p, struct urt__job *job, bool may_wait)
 	pthread_mutex_lock(&p->mu);
 	intake_drain(p); /* job itself, if it was pushed after all */
 	kick(p);
-	if (job->where == URT_JOB_NEW) {
-		if (p->queued >= urt__ocfg.queue_bound) {
-			int r = 0;
-			if (may_wait) {
-				fifo_push(&p->whead, &p->wtail, job);
-				job->where = URT_JOB_WAITING;
-				p->nwaiting++;
-			} else {
-				r = -EAGAIN;
-			}
-			unlock_and_spawn(p);
-			return r;
-		}
-		place(p, job);
-	}
+	int q = job->where == URT_JOB_NEW ? queue_or_wait(p, job, may_wait) : 1;
 	int r = unlock_and_spawn(p);
-	if (r < 0) { /* no thread could start and none is left: take it back */
-		if (urt__pool_withdraw(job))
-			return r;
-	}
+	if (q <= 0) /* waiting, or refused */
+		return q;
+	if (r < 0 && urt__pool_withdraw(job)) /* no thread could start and none is left */
+		return r;
 	return 0;
 }
 
@@ -452,18 +455,9 @@ static void handover(struct urt__pool *p, struct urt__job **v, unsigned n)
 		return;
 	pthread_mutex_lock(&p->mu);
 	intake_drain(p); /* the batch itself, if it was pushed after all */
-	for (unsigned i = 0; i < n; i++) {
-		struct urt__job *j = v[i];
-		if (j->where != URT_JOB_NEW)
-			continue;
-		if (p->queued >= urt__ocfg.queue_bound) {
-			fifo_push(&p->whead, &p->wtail, j); /* its task stays parked */
-			j->where = URT_JOB_WAITING;
-			p->nwaiting++;
-		} else {
-			place(p, j);
-		}
-	}
+	for (unsigned i = 0; i < n; i++)
+		if (v[i]->where == URT_JOB_NEW)
+			queue_or_wait(p, v[i], true);
 	kick(p);
 	int r = unlock_and_spawn(p);
 	if (r < 0) /* no thread could start and none is left: take them back */
