@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "check.h"
+#include "check_offload.h"
 #include "urt_ctx.h"
 #include "urt_offload.h"
 

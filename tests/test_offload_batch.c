@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include "check.h"
+#include "check_offload.h"
 #include "urt_offload.h"
 
 #define MS URT_NS_PER_MS

@@ -102,17 +102,6 @@ void *urt_test_run(urt_task_fn fn, void *arg)
 	return result;
 }
 
-void *urt_test_run_offload(urt_task_fn fn, void *arg)
-{
-	urt_test_baseline b = urt_test_baseline_take();
-	void *result = NULL;
-	int r = urt_run(fn, arg, NULL, &result);
-	cr_assert_eq(r, 0, "urt_run: %s", urt_strerror(r));
-	cr_assert_eq(urt_offload_shutdown(), 0);
-	urt_test_fds_threads_check(b);
-	return result;
-}
-
 void *urt_test_run_cfg(urt_task_fn fn, void *arg, const urt_config *cfg)
 {
 	urt_test_baseline b = urt_test_baseline_take();

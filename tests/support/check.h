@@ -27,9 +27,6 @@ void urt_test_fds_threads_check(urt_test_baseline b);
 void *urt_test_run(urt_task_fn fn, void *arg);
 /* The same with a configuration (NULL = defaults). */
 void *urt_test_run_cfg(urt_task_fn fn, void *arg, const urt_config *cfg);
-/* The same for tests that use the offload pools: shuts them down after the
- * run (asserting 0) and checks only fds and threads. */
-void *urt_test_run_offload(urt_task_fn fn, void *arg);
 
 /* Make a fresh directory under /tmp (mkdtemp); its path goes to buf
  * (at least 64 bytes). Remove it with urt_test_rmtree. */
