@@ -192,7 +192,7 @@ ssize_t urt_msrecv_next(urt_msrecv *r, urt_buf *b)
 			/* no buffer at all: arming now would only end in -ENOBUFS again */
 			if (r->br->out == r->br->nbufs) {
 				struct urt__waiter w = {0};
-				urt__backend_unquiet(); /* a sent buffer may come back */
+				urt__backend_unquiet(l); /* a sent buffer may come back */
 				e = urt__waitq_wait(l, t, &r->br->room, &w, "recv buffer");
 				if (e < 0)
 					return e;

@@ -17,19 +17,13 @@ static unsigned flush_sq(struct io_uring *ring)
 	return tail - IO_URING_READ_ONCE(*sq->khead);
 }
 
-/* SQEs taken since the last enter whose CQE the kernel posts during that
- * enter's submission and which wake no task (uring/sender.c: MSG_DONTWAIT
- * sends, which never wait for socket space). A wait that ended on them
- * alone would cost a second enter to wait for real work, so it asks for
- * that many more completions. One loop per thread: a thread-local count. */
-static __thread unsigned quiet __attribute__((tls_model("initial-exec")));
 /* A wait asking for more than one completion is capped (ext_arg only), in
  * case a quiet CQE was not posted at submission after all (a failed
  * submit): the extra wait for real work is then bounded. */
 #define QUIET_CAP_NS (100 * URT_NS_PER_MS)
 
-void urt__backend_quiet_sqe(void) { quiet++; }
-void urt__backend_unquiet(void) { quiet = 0; }
+void urt__backend_quiet_sqe(urt_loop *l) { l->backend->quiet++; }
+void urt__backend_unquiet(urt_loop *l) { l->backend->quiet = 0; }
 
 static bool cq_needs_flush(struct io_uring *ring)
 {
@@ -97,7 +91,7 @@ struct io_uring_sqe *urt__sqe(urt_loop *l)
 			return sqe;
 		/* full (or an injected failure): submit what is queued, reap, retry */
 		l->stats.sq_full++;
-		quiet = 0;
+		l->backend->quiet = 0;
 		int r = enter(l, flush_sq(ring), 0, 0, NULL, 0);
 		if (r < 0 && !transient(r))
 			urt__fatal("io_uring_enter failed while flushing a full SQ", r);
@@ -124,8 +118,8 @@ int urt__backend_poll(urt_loop *l, uint64_t timeout_ns)
 
 	if (wait) {
 		min = 1;
-		if (quiet && b->ext_arg) {
-			min += quiet;
+		if (b->quiet && b->ext_arg) {
+			min += b->quiet;
 			if (timeout_ns > QUIET_CAP_NS)
 				timeout_ns = QUIET_CAP_NS;
 		}
@@ -144,7 +138,7 @@ int urt__backend_poll(urt_loop *l, uint64_t timeout_ns)
 			}
 		}
 	}
-	quiet = 0;
+	b->quiet = 0;
 	unsigned submit = flush_sq(ring);
 	if (submit || wait || cq_needs_flush(ring)) {
 		int r = enter(l, submit, min, flags, arg, argsz);

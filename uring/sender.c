@@ -56,7 +56,7 @@ static void submit(urt_sender *s, bool first)
 	io_uring_sqe_set_data(sqe, &s->op);
 	s->waiting = !first;
 	if (first && !e->done) /* a done callback might wake a task */
-		urt__backend_quiet_sqe();
+		urt__backend_quiet_sqe(s->loop);
 }
 
 static void entry_done(const send_entry *e)
@@ -232,7 +232,7 @@ int urt_sender_flush(urt_sender *s)
 		if ((r = urt__may_block(&l, &t)) < 0)
 			return r;
 		struct urt__waiter w = {0};
-		urt__backend_unquiet(); /* the sends' completions wake us */
+		urt__backend_unquiet(l); /* the sends' completions wake us */
 		if ((r = urt__waitq_wait(l, t, &s->idle, &w, "sender flush")) < 0)
 			return r;
 	}
@@ -265,7 +265,7 @@ int urt_sender_close(urt_sender *s)
 			entry_done(&e);
 		}
 		urt__backend_cancel(l, &s->op);
-		urt__backend_unquiet();
+		urt__backend_unquiet(l);
 		while (s->qlen) {
 			s->closer = l->current;
 			urt__park(l, l->current, wait_uninterrupted, s, "sender close",

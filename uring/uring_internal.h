@@ -13,6 +13,11 @@ struct urt_backend {
 	bool registered_fd;     /* enter through the registered ring index */
 	bool ext_arg;           /* IORING_ENTER_EXT_ARG waits (else a TIMEOUT SQE) */
 	bool op_socket;         /* IORING_OP_SOCKET usable */
+	/* SQEs taken since the last enter whose CQE the kernel posts during
+	 * that enter's submission and which wake no task (sender.c: first
+	 * MSG_DONTWAIT tries): the enter's wait asks for that many more
+	 * completions, so it does not end on them alone (poll.c). */
+	unsigned quiet;
 	urt_op timeout_op;      /* completion target of fallback TIMEOUT SQEs */
 	int wake_fd;            /* eventfd other threads write to wake the loop */
 	urt_op wake_op;         /* the read kept armed on wake_fd */
@@ -32,11 +37,11 @@ struct io_uring_sqe *urt__sqe(urt_loop *l);
  * completion wakes no task (sender.c: a first, MSG_DONTWAIT try with no
  * done callback): that enter waits for one more completion per such SQE,
  * so it does not end on them alone (poll.c). */
-void urt__backend_quiet_sqe(void);
+void urt__backend_quiet_sqe(urt_loop *l);
 /* A task is about to wait for something a quiet completion provides (a
  * sender going idle, a buffer coming back to its ring): this tick's enter
  * must end on the first completion again. */
-void urt__backend_unquiet(void);
+void urt__backend_unquiet(urt_loop *l);
 /* Check the caller may block and take an SQE. Returns 0 or the error. */
 int urt__io_begin(urt_loop **l, urt_task **t, struct io_uring_sqe **sqe);
 /* Point sqe at an operation on this stack frame, park until its CQE and
