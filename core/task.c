@@ -28,7 +28,8 @@ static uint64_t task_id_new(urt_loop *l)
 	return l->id_next++;
 }
 
-void urt__ready_push(urt_loop *l, urt_task *t)
+/* Link t at the tail (the count is the caller's). */
+static inline void ready_append(urt_loop *l, urt_task *t)
 {
 	t->next_ready = NULL;
 	if (l->ready_tail)
@@ -36,6 +37,11 @@ void urt__ready_push(urt_loop *l, urt_task *t)
 	else
 		l->ready_head = t;
 	l->ready_tail = t;
+}
+
+void urt__ready_push(urt_loop *l, urt_task *t)
+{
+	ready_append(l, t);
 	l->nready++;
 }
 
@@ -366,11 +372,8 @@ int urt_yield(void)
 		 * length does not change */
 		l->ready_head = next->next_ready;
 		if (!l->ready_head)
-			l->ready_head = t;
-		else
-			l->ready_tail->next_ready = t;
-		l->ready_tail = t;
-		t->next_ready = NULL;
+			l->ready_tail = NULL;
+		ready_append(l, t);
 		next->state = URT_T_RUNNING;
 		t->state = URT_T_READY;
 		if (next == t) /* it was not queued: tell the compiler */
