@@ -42,14 +42,23 @@ const char *urt__log_level_name(int level)
 	return level >= 1 && level <= 4 ? names[level] : "?";
 }
 
+/* "00" .. "99": two digits per division halves the work per number */
+static const char digit_pairs[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
 void urt__log_buf_put_uint(struct urt_log_buf *b, uint64_t v, int width)
 {
 	char s[24]; /* digits written from the end: no reversal pass */
 	char *e = s + sizeof s, *d = e;
-	do {
-		*--d = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
+	while (v >= 10) {
+		d -= 2;
+		memcpy(d, digit_pairs + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v || d == e)
+		*--d = (char)('0' + v);
 	if (width > 20)
 		width = 20;
 	while (e - d < width)
@@ -110,7 +119,8 @@ static void civil(int64_t days, int *y, unsigned *m, unsigned *d)
  * thousands of records per second, so the date is computed once a second.
  * sec is INT64_MIN while text is rewritten: the crash handler (which may
  * interrupt this thread) then formats without the cache. */
-static __thread struct { int64_t sec; char text[20]; } time_cache = {INT64_MIN, {0}};
+static __thread struct { int64_t sec; char text[20]; } time_cache
+	__attribute__((tls_model("initial-exec"))) = {INT64_MIN, {0}};
 
 static void put_digits(char *p, uint64_t v, int width)
 {
@@ -198,6 +208,41 @@ static bool put_f6(struct urt_log_buf *b, double v)
 	return true;
 }
 
+static void put_hex(struct urt_log_buf *b, uint64_t v, bool upper)
+{
+	const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+	char t[16];
+	char *e = t + sizeof t, *d = e;
+	do {
+		*--d = digits[v & 15];
+		v >>= 4;
+	} while (v);
+	urt__log_buf_put(b, d, (size_t)(e - d));
+}
+
+/* %d %i %u %x %X with only a length modifier (bits: what it selects), as
+ * printf prints them; false for any other conversion. */
+static bool put_int(struct urt_log_buf *b, int64_t v, char conv, int bits)
+{
+	uint64_t u = (uint64_t)v;
+	if (conv == 'd' || conv == 'i') {
+		int64_t sv = bits == 8 ? (signed char)v : bits == 16 ? (short)v : bits == 32 ? (int)v : v;
+		if (sv < 0)
+			urt__log_buf_put(b, "-", 1);
+		urt__log_buf_put_uint(b, sv < 0 ? -(uint64_t)sv : (uint64_t)sv, 1);
+		return true;
+	}
+	if (bits < 64)
+		u &= ((uint64_t)1 << bits) - 1;
+	if (conv == 'u')
+		urt__log_buf_put_uint(b, u, 1);
+	else if (conv == 'x' || conv == 'X')
+		put_hex(b, u, conv == 'X');
+	else
+		return false;
+	return true;
+}
+
 /* snprintf one conversion straight into b */
 #define PUT_FMT(b, spec, ...) do { \
 	if (!urt__log_buf_reserve(b, 64)) break; \
@@ -236,10 +281,15 @@ void urt__log_format_msg(struct urt_log_buf *b, const struct urt_log_rec *rec)
 		while (is_flag(*p)) p++;
 		if (*p == '*') { nstar++; p++; } else while (*p >= '0' && *p <= '9') p++;
 		if (*p == '.') { p++; if (*p == '*') { nstar++; p++; } else while (*p >= '0' && *p <= '9') p++; }
+		/* no flags, width or precision: plain integers skip snprintf */
+		bool simple = p == s + 1;
 		bool has_l = false, has_L = false; /* length modifiers are the only l / L in spec */
+		int nh = 0, wide = 0;
 		for (; is_length(*p); p++) {
 			has_l |= *p == 'l';
 			has_L |= *p == 'L';
+			nh += *p == 'h';
+			wide |= *p != 'h';
 		}
 		char conv = *p;
 		if (!conv) { lit = s; break; }
@@ -250,8 +300,9 @@ void urt__log_format_msg(struct urt_log_buf *b, const struct urt_log_rec *rec)
 			urt__log_buf_put(b, s, slen);
 			continue;
 		}
-		memcpy(spec, s, slen);
-		spec[slen] = 0;
+		/* spec as a string, made only for conversions that go to snprintf */
+		bool spec_made = false;
+#define SPEC() (spec_made ? spec : (memcpy(spec, s, slen), spec[slen] = 0, spec_made = true, spec))
 		for (int j = 0; j < nstar; j++) {
 			if (left) { memcpy(&star[j], a, 8); a += 8; left--; } else star[j] = 0;
 		}
@@ -273,10 +324,10 @@ void urt__log_format_msg(struct urt_log_buf *b, const struct urt_log_rec *rec)
 			const char *str = (const char *)a + 8;
 			a += 8 + PAD8(len + 1);
 			left--;
-			if (nstar == 2) PUT_FMT(b, spec, w, pr, str);
-			else if (nstar == 1) PUT_FMT(b, spec, w, str);
+			if (nstar == 2) PUT_FMT(b, SPEC(), w, pr, str);
+			else if (nstar == 1) PUT_FMT(b, SPEC(), w, str);
 			else if (slen == 2) urt__log_buf_put(b, str, len); /* plain %s */
-			else PUT_FMT(b, spec, str);
+			else PUT_FMT(b, SPEC(), str);
 			continue;
 		}
 		left--;
@@ -284,18 +335,18 @@ void urt__log_format_msg(struct urt_log_buf *b, const struct urt_log_rec *rec)
 			long double v = 0;
 			memcpy(&v, a, sizeof v < 16 ? sizeof v : 16);
 			a += 16;
-			if (nstar == 2) PUT_FMT(b, spec, w, pr, v);
-			else if (nstar == 1) PUT_FMT(b, spec, w, v);
-			else PUT_FMT(b, spec, v);
+			if (nstar == 2) PUT_FMT(b, SPEC(), w, pr, v);
+			else if (nstar == 1) PUT_FMT(b, SPEC(), w, v);
+			else PUT_FMT(b, SPEC(), v);
 		} else if (is_float(conv)) {
 			double v;
 			memcpy(&v, a, 8);
 			a += 8;
 			if (slen == 2 && conv == 'f' && put_f6(b, v))
 				continue;
-			if (nstar == 2) PUT_FMT(b, spec, w, pr, v);
-			else if (nstar == 1) PUT_FMT(b, spec, w, v);
-			else PUT_FMT(b, spec, v);
+			if (nstar == 2) PUT_FMT(b, SPEC(), w, pr, v);
+			else if (nstar == 1) PUT_FMT(b, SPEC(), w, v);
+			else PUT_FMT(b, SPEC(), v);
 		} else if (conv == 'p' || conv == 's') { /* %p, or %ls printed as a pointer */
 			void *v;
 			memcpy(&v, a, 8);
@@ -306,13 +357,9 @@ void urt__log_format_msg(struct urt_log_buf *b, const struct urt_log_rec *rec)
 			int64_t v;
 			memcpy(&v, a, 8);
 			a += 8;
-			if (slen == 2 && (conv == 'd' || conv == 'i')) { /* plain %d: no snprintf */
-				int iv32 = (int)v;
-				if (iv32 < 0)
-					urt__log_buf_put(b, "-", 1);
-				urt__log_buf_put_uint(b, iv32 < 0 ? -(uint64_t)(int64_t)iv32 : (uint64_t)iv32, 1);
+			if (simple && put_int(b, v, conv, wide ? 64 : nh >= 2 ? 8 : nh ? 16 : 32))
 				continue;
-			}
+			SPEC();
 			char ispec[56];
 			size_t k = 0;
 			for (size_t j = 0; j + 1 < slen; j++)
@@ -341,3 +388,4 @@ void urt__log_format_msg(struct urt_log_buf *b, const struct urt_log_rec *rec)
 	}
 	urt__log_buf_put(b, lit, strlen(lit));
 }
+#undef SPEC

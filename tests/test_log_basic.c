@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -230,6 +233,37 @@ Test(log, text_format_and_levels, .init = setup, .fini = teardown)
 	snprintf(want, sizeof want, "conv [%5d|%-3s|%x|%lu|%lld|%.2f|%c|%%|%*d|%s|%hhd|%zu|%Lg|%s]", 42, "ab", 255,
 		 123456789012ul, -5ll, 3.14159, 'z', 4, 7, "(null)", (signed char)300, (size_t)9, 2.5L, strerror(ENOENT));
 	cr_expect_not_null(strstr(l4, want), "%s\nwant %s", l4, want);
+	free(s);
+	cr_expect_eq(urt_log_close(), 0);
+}
+
+/* Integer conversions with only a length modifier are printed without
+ * snprintf: each must truncate, sign-extend and print as printf does. */
+Test(log, plain_integer_conversions_match_printf, .init = setup, .fini = teardown)
+{
+	urt_log_config c = file_cfg(path_in("i.log"));
+	cr_assert_eq(urt_log_open(&c), 0);
+#define INT_CASES(X) \
+	X("[%d|%i|%u|%x|%X]", INT_MIN, -1, -1, -1, 0xabcdef) \
+	X("[%d|%u|%x]", INT_MAX, 4294967295u, 0u) \
+	X("[%hd|%hu|%hx|%hi]", 70000, -1, 70000, -32768) \
+	X("[%hhd|%hhu|%hhx|%hhi]", 200, 300, -1, 127) \
+	X("[%ld|%lu|%lx|%lX]", LONG_MIN, ULONG_MAX, -1l, 0x1234abcdl) \
+	X("[%lld|%llu|%llx]", LLONG_MIN, ULLONG_MAX, 0ll) \
+	X("[%zu|%zd|%jd|%ju|%td]", SIZE_MAX, (ssize_t)-7, INTMAX_MIN, UINTMAX_MAX, (ptrdiff_t)-3)
+#define LOG_CASE(f, ...) URT_LOG_INFO(f, __VA_ARGS__);
+	INT_CASES(LOG_CASE)
+	cr_assert_eq(urt_log_flush(), 0);
+	size_t lines;
+	char *s = slurp(path_in("i.log"), &lines);
+	cr_assert_eq(lines, 7, "got:\n%s", s);
+	char *line = strtok(s, "\n");
+	char want[256];
+#define CHECK_CASE(f, ...) \
+	snprintf(want, sizeof want, f, __VA_ARGS__); \
+	cr_expect(line && strstr(line, want), "%s\nwant %s", line, want); \
+	line = strtok(NULL, "\n");
+	INT_CASES(CHECK_CASE)
 	free(s);
 	cr_expect_eq(urt_log_close(), 0);
 }
