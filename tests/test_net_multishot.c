@@ -242,6 +242,66 @@ static void *exhaustion(void *arg)
 
 Test(net_multishot, enobufs_and_recovery) { urt_test_run(exhaustion, NULL); }
 
+/* ---- queue order -------------------------------------------------------- */
+
+/* Wait (for a count, not a fixed time) until the ring has at most avail
+ * buffers left, i.e. the data written so far sits in the receive's queue. */
+static void wait_queued(urt_bufring *br, int avail)
+{
+	for (uint64_t end = urt_now() + 5 * URT_NS_PER_SEC;
+	     urt_bufring_available(br) > avail && urt_now() < end;)
+		urt_sleep(URT_NS_PER_MS);
+	cr_assert_leq(urt_bufring_available(br), avail, "the data never arrived");
+}
+
+/* Take the next buffer, expect it to start the rest of want, give it back. */
+static size_t take(urt_msrecv *r, urt_bufring *br, const char *want, size_t got)
+{
+	urt_buf x;
+	ssize_t n = urt_msrecv_next(r, &x);
+	cr_assert_gt(n, 0, "%s", urt_strerror((int)n));
+	cr_assert_eq(memcmp(x.data, want + got, (size_t)n), 0, "in order at %zu", got);
+	cr_assert_eq(urt_bufring_release(br, &x), 0);
+	return got + (size_t)n;
+}
+
+/* Buffers filled while the task is away queue up and come out first in,
+ * first out: from a queue of one, of several, and of one that grows again
+ * while it is being drained. */
+static void *queue_order(void *arg)
+{
+	(void)arg;
+	int a, b;
+	tcp_pair(&a, &b);
+	urt_bufring *br;
+	cr_assert_eq(urt_bufring_create(&br, 16, 8), 0);
+	urt_msrecv *r;
+	cr_assert_eq(urt_msrecv_open(&r, b, br, 0), 0);
+	const char msg[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!?";
+	size_t got = 0, sent = 8;
+	cr_assert_eq(write(a, msg, 8), 8); /* a queue of one: arms the receive */
+	got = take(r, br, msg, got);
+	cr_assert_eq(write(a, msg + sent, 24), 24); /* three buffers at least */
+	sent += 24;
+	wait_queued(br, 13);
+	got = take(r, br, msg, got);
+	cr_assert_eq(write(a, msg + sent, 16), 16); /* more behind what is queued */
+	sent += 16;
+	wait_queued(br, 16 - (int)((sent - got + 7) / 8));
+	while (got < sent)
+		got = take(r, br, msg, got);
+	cr_expect_eq(urt_bufring_available(br), 16);
+	close(a);
+	urt_buf e;
+	cr_expect_eq(urt_msrecv_next(r, &e), 0);
+	cr_expect_eq(urt_msrecv_close(r), 0);
+	cr_expect_eq(urt_bufring_destroy(br), 0);
+	close(b);
+	return NULL;
+}
+
+Test(net_multishot, queued_buffers_come_out_in_order) { urt_test_run(queue_order, NULL); }
+
 /* ---- close ---------------------------------------------------------------- */
 
 static void *close_with_queue(void *arg)

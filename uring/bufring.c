@@ -85,20 +85,8 @@ int urt_bufring_create(urt_bufring **out, unsigned nbufs, size_t bufsize)
 	return 0;
 }
 
-void urt__bufring_took(urt_bufring *br, unsigned bid, uint32_t len)
+void urt__bufring_wake(urt_bufring *br)
 {
-	br->lent[bid] = 1;
-	br->len[bid] = len;
-	br->out++;
-}
-
-void urt__bufring_put(urt_bufring *br, unsigned bid)
-{
-	br->lent[bid] = 0;
-	br->out--;
-	io_uring_buf_ring_add(br->ring, br->mem + (size_t)bid * br->bufsize, (unsigned)br->bufsize,
-			      (unsigned short)bid, (int)br->mask, 0);
-	io_uring_buf_ring_advance(br->ring, 1);
 	struct urt__waiter *w = urt__waitq_pop(&br->room);
 	if (w)
 		urt__wake(w->task, 0);

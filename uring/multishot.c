@@ -113,7 +113,8 @@ static void recv_complete(urt_op *op, int res, unsigned flags)
 	if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
 		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
 		urt__bufring_took(r->br, bid, (uint32_t)res);
-		r->br->next[bid] = 0xffff;
+		/* next[] links only a queue of two or more: the usual queue of
+		 * one touches none of it (see recv_pop) */
 		if (r->tail >= 0)
 			r->br->next[r->tail] = (uint16_t)bid;
 		else
@@ -162,10 +163,10 @@ static void recv_arm(urt_msrecv *r)
 static unsigned recv_pop(urt_msrecv *r)
 {
 	unsigned bid = (unsigned)r->head;
-	uint16_t next = r->br->next[bid];
-	r->head = next == 0xffff ? -1 : next;
-	if (r->head < 0)
-		r->tail = -1;
+	if (r->head == r->tail) /* the last one: its next[] was never set */
+		r->head = r->tail = -1;
+	else
+		r->head = r->br->next[bid];
 	return bid;
 }
 

@@ -24,9 +24,28 @@ struct urt_bufring {
 };
 
 /* Take buffer bid out of the kernel's hands (a CQE filled it). */
-void urt__bufring_took(urt_bufring *br, unsigned bid, uint32_t len);
-/* Hand buffer bid back to the kernel and wake a waiter. */
-void urt__bufring_put(urt_bufring *br, unsigned bid);
+static inline void urt__bufring_took(urt_bufring *br, unsigned bid, uint32_t len)
+{
+	br->lent[bid] = 1;
+	br->len[bid] = len;
+	br->out++;
+}
+
+/* Wake the first receive waiting for a buffer (bufring.c). */
+void urt__bufring_wake(urt_bufring *br);
+
+/* Hand buffer bid back to the kernel and wake a waiter. Inline: an echo
+ * server gives one buffer back per round trip. */
+static inline void urt__bufring_put(urt_bufring *br, unsigned bid)
+{
+	br->lent[bid] = 0;
+	br->out--;
+	io_uring_buf_ring_add(br->ring, br->mem + (size_t)bid * br->bufsize, (unsigned)br->bufsize,
+			      (unsigned short)bid, (int)br->mask, 0);
+	io_uring_buf_ring_advance(br->ring, 1);
+	if (URT_UNLIKELY(br->room.head != NULL))
+		urt__bufring_wake(br);
+}
 
 struct urt_acceptor {
 	urt_op op;                  /* the multishot's CQEs land here */

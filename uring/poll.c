@@ -22,9 +22,6 @@ static unsigned flush_sq(struct io_uring *ring)
  * submit): the extra wait for real work is then bounded. */
 #define QUIET_CAP_NS (100 * URT_NS_PER_MS)
 
-void urt__backend_quiet_sqe(urt_loop *l) { l->backend->quiet++; }
-void urt__backend_unquiet(urt_loop *l) { l->backend->quiet = 0; }
-
 static bool cq_needs_flush(struct io_uring *ring)
 {
 	return IO_URING_READ_ONCE(*ring->sq.kflags) & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN);
@@ -48,30 +45,32 @@ static int enter(urt_loop *l, unsigned submit, unsigned min, unsigned flags, voi
 	return r;
 }
 
-/* Copy a batch of CQEs out and release their slots before dispatching, so
- * a completion handler may take SQEs (and even flush) safely. */
+/* Dispatch every CQE there is. Each CQE's fields are read and its slot
+ * released before its handler runs, so a handler may take SQEs and even
+ * flush a full SQ (which reaps recursively: the head is read back after
+ * each handler). The tail is read once per batch (io_uring_for_each_cqe
+ * reloads it, and re-checks the ring's CQE32 flag, for every CQE); urt's
+ * rings have 16-byte CQEs. */
 static unsigned reap(urt_loop *l)
 {
-	struct io_uring *ring = &l->backend->ring;
-	struct { urt_op *op; int res; unsigned flags; } batch[64];
+	struct io_uring_cq *cq = &l->backend->ring.cq;
 	unsigned total = 0;
+	unsigned head = *cq->khead, tail = head;
 	for (;;) {
-		unsigned n = 0, head;
-		struct io_uring_cqe *cqe;
-		io_uring_for_each_cqe(ring, head, cqe) {
-			batch[n].op = io_uring_cqe_get_data(cqe);
-			batch[n].res = cqe->res;
-			batch[n].flags = cqe->flags;
-			if (++n == 64)
+		if ((int)(tail - head) <= 0) {
+			tail = io_uring_smp_load_acquire(cq->ktail);
+			if (tail == head)
 				break;
 		}
-		if (!n)
-			break;
-		io_uring_cq_advance(ring, n);
-		for (unsigned i = 0; i < n; i++)
-			if (batch[i].op)
-				batch[i].op->complete(batch[i].op, batch[i].res, batch[i].flags);
-		total += n;
+		const struct io_uring_cqe *cqe = &cq->cqes[head & cq->ring_mask];
+		urt_op *op = (urt_op *)(uintptr_t)cqe->user_data;
+		int res = cqe->res;
+		unsigned flags = cqe->flags;
+		io_uring_smp_store_release(cq->khead, head + 1);
+		total++;
+		if (op)
+			op->complete(op, res, flags);
+		head = *cq->khead;
 	}
 	l->stats.cqes += total;
 	return total;
@@ -82,13 +81,10 @@ static bool transient(int r)
 	return r == -EINTR || r == -EAGAIN || r == -EBUSY || r == -ETIME;
 }
 
-struct io_uring_sqe *urt__sqe(urt_loop *l)
+struct io_uring_sqe *urt__sqe_slow(urt_loop *l)
 {
 	struct io_uring *ring = &l->backend->ring;
 	for (;;) {
-		struct io_uring_sqe *sqe = urt__fault(URT_FAULT_SQE) ? NULL : io_uring_get_sqe(ring);
-		if (URT_LIKELY(sqe != NULL))
-			return sqe;
 		/* full (or an injected failure): submit what is queued, reap, retry */
 		l->stats.sq_full++;
 		l->backend->quiet = 0;
@@ -96,6 +92,9 @@ struct io_uring_sqe *urt__sqe(urt_loop *l)
 		if (r < 0 && !transient(r))
 			urt__fatal("io_uring_enter failed while flushing a full SQ", r);
 		reap(l);
+		struct io_uring_sqe *sqe = urt__fault(URT_FAULT_SQE) ? NULL : io_uring_get_sqe(ring);
+		if (sqe)
+			return sqe;
 	}
 }
 

@@ -14,6 +14,13 @@
 #include <string.h>
 
 #define INLINE_SLOTS 2 /* queue entries without an allocation: one response in flight plus one */
+/* the queue's capacity starts here and doubles: a power of two, so a
+ * position wraps with a mask, not a division */
+_Static_assert((INLINE_SLOTS & (INLINE_SLOTS - 1)) == 0, "INLINE_SLOTS: a power of two");
+/* The steps of one send (queue, submit, complete, hand back) are small
+ * and each runs once per message: inlined, so a message costs no calls
+ * and register spills beyond the SQE itself. */
+#define HOT static inline __attribute__((always_inline))
 
 typedef struct send_entry {
 	const char *buf;
@@ -36,9 +43,11 @@ struct urt_sender {
 	size_t pending;             /* bytes queued and not sent */
 	send_entry *q;              /* ring buffer; q[head] is in flight when qlen > 0 */
 	unsigned head, qlen, cap;
+	/* right after the fields every send touches: a message in flight
+	 * touches two cache lines of its sender, not three */
+	send_entry inl[INLINE_SLOTS];
 	urt_waitq idle;             /* flush callers, woken when the queue empties */
 	urt_task *closer;           /* close waiting (uninterruptibly) for the last CQE */
-	send_entry inl[INLINE_SLOTS];
 };
 
 /* Send the rest of the head entry. The first try of an entry does not
@@ -47,7 +56,7 @@ struct urt_sender {
  * work (see poll.c: quiet SQEs); what it could not send (-EAGAIN, short)
  * is sent by a second send that waits (MSG_WAITALL: the kernel itself
  * continues short sends). */
-static void submit(urt_sender *s, bool first)
+HOT void submit(urt_sender *s, bool first)
 {
 	send_entry *e = &s->q[s->head];
 	struct io_uring_sqe *sqe = urt__sqe(s->loop);
@@ -59,28 +68,37 @@ static void submit(urt_sender *s, bool first)
 		urt__backend_quiet_sqe(s->loop);
 }
 
-static void entry_done(const send_entry *e)
+/* Hand the entry's buffer back. The entry's slot may be free already: a
+ * done callback may queue a new send into it, so what the callback needs
+ * is read first (a buffer ring never calls into the sender). */
+HOT void entry_done(const send_entry *e)
 {
-	if (e->br)
+	if (e->br) {
 		urt__bufring_put(e->br, e->bid);
-	else if (e->done)
-		e->done(e->arg, e->buf, e->len);
+	} else if (e->done) {
+		urt_send_done_fn done = e->done;
+		void *arg = e->arg;
+		const char *buf = e->buf;
+		size_t len = e->len;
+		done(arg, buf, len);
+	}
 }
 
 /* Take the head off the queue and hand its buffer back. */
-static void pop(urt_sender *s)
+HOT void pop(urt_sender *s)
 {
-	send_entry e = s->q[s->head];
-	s->head = (s->head + 1) % s->cap;
+	send_entry *e = &s->q[s->head];
+	s->head = (s->head + 1) & (s->cap - 1);
 	s->qlen--;
-	s->pending -= e.len - e.off;
-	entry_done(&e);
+	s->pending -= e->len - e->off;
+	entry_done(e);
 }
 
-static void went_idle(urt_sender *s)
+HOT void went_idle(urt_sender *s)
 {
 	s->loop->inflight--;
-	urt__waitq_wake_all(&s->idle, 0);
+	if (s->idle.head)
+		urt__waitq_wake_all(&s->idle, 0);
 	if (s->closer) {
 		urt__wake(s->closer, 0);
 		s->closer = NULL;
@@ -92,6 +110,18 @@ static void sender_complete(urt_op *op, int res, unsigned flags)
 	(void)flags;
 	urt_sender *s = (urt_sender *)op;
 	send_entry *e = &s->q[s->head];
+	if (URT_LIKELY(res > 0 && (size_t)res == e->len - e->off && !s->closing)) {
+		/* the common case: all of it went out (s->err is 0 while a send
+		 * is in flight without closing: an error empties the queue) */
+		e->off = e->len;
+		s->pending -= (size_t)res;
+		pop(s);
+		if (s->qlen)
+			submit(s, true);
+		else
+			went_idle(s);
+		return;
+	}
 	if (res == -EAGAIN && !s->waiting && !s->closing) { /* no room now: wait for it */
 		submit(s, false);
 		return;
@@ -139,14 +169,14 @@ int urt_sender_open(urt_sender **out, int fd, int flags)
 	return 0;
 }
 
-static int grow(urt_sender *s)
+static __attribute__((noinline, cold)) int grow(urt_sender *s)
 {
 	unsigned cap = s->cap * 2;
 	send_entry *q = urt__fault(URT_FAULT_ALLOC) ? NULL : malloc(cap * sizeof *q);
 	if (!q)
 		return -ENOMEM;
 	for (unsigned i = 0; i < s->qlen; i++)
-		q[i] = s->q[(s->head + i) % s->cap];
+		q[i] = s->q[(s->head + i) & (s->cap - 1)];
 	if (s->q != s->inl)
 		free(s->q);
 	s->q = q;
@@ -155,21 +185,24 @@ static int grow(urt_sender *s)
 	return 0;
 }
 
-/* Append an entry; the first one of an empty queue is submitted now. */
-static int enqueue(urt_sender *s, const send_entry *e)
+/* The slot for the next entry (the caller fills it, then commits), or
+ * NULL when the queue is full and cannot grow. */
+HOT send_entry *slot(urt_sender *s)
 {
-	if (s->qlen == s->cap) {
-		int r = grow(s);
-		if (r < 0)
-			return r;
-	}
-	s->q[(s->head + s->qlen++) % s->cap] = *e;
-	s->pending += e->len;
-	if (s->qlen == 1) {
+	if (URT_UNLIKELY(s->qlen == s->cap) && grow(s) < 0)
+		return NULL;
+	return &s->q[(s->head + s->qlen) & (s->cap - 1)];
+}
+
+/* Append the entry just filled in slot(); the first one of an empty queue
+ * is submitted now. */
+HOT void commit(urt_sender *s, size_t len)
+{
+	s->pending += len;
+	if (++s->qlen == 1) {
 		s->loop->inflight++;
 		submit(s, true);
 	}
-	return 0;
 }
 
 static int usable(const urt_sender *s)
@@ -186,12 +219,17 @@ int urt_sender_send(urt_sender *s, const void *buf, size_t len, urt_send_done_fn
 		return r;
 	if (!buf && len)
 		return -EFAULT;
-	send_entry e = {.buf = buf, .len = len, .done = done, .arg = arg};
 	if (!len) {
-		entry_done(&e);
+		if (done)
+			done(arg, buf, len);
 		return 0;
 	}
-	return enqueue(s, &e);
+	send_entry *e = slot(s);
+	if (!e)
+		return -ENOMEM;
+	*e = (send_entry){.buf = buf, .len = len, .done = done, .arg = arg};
+	commit(s, len);
+	return 0;
 }
 
 int urt_sender_send_buf(urt_sender *s, urt_bufring *br, urt_buf *b)
@@ -202,14 +240,15 @@ int urt_sender_send_buf(urt_sender *s, urt_bufring *br, urt_buf *b)
 	if (!br || !b || br->loop != s->loop || b->id >= br->nbufs || br->lent[b->id] != 1 ||
 	    b->data != br->mem + (size_t)b->id * br->bufsize || b->len > br->bufsize)
 		return -EINVAL;
-	send_entry e = {.buf = b->data, .len = b->len, .br = br, .bid = b->id};
 	if (b->len) {
-		r = enqueue(s, &e);
-		if (r < 0)
-			return r;
+		send_entry *e = slot(s);
+		if (!e)
+			return -ENOMEM;
+		*e = (send_entry){.buf = b->data, .len = b->len, .br = br, .bid = b->id};
 		br->lent[b->id] = 2; /* the send's now: urt_bufring_release refuses it */
+		commit(s, b->len);
 	} else {
-		entry_done(&e);
+		urt__bufring_put(br, b->id);
 	}
 	b->data = NULL;
 	b->len = 0;
@@ -260,7 +299,7 @@ int urt_sender_close(urt_sender *s)
 	if (s->qlen) { /* interrupted: drop what waits, cancel what is in flight */
 		s->closing = true;
 		while (s->qlen > 1) {
-			send_entry e = s->q[(s->head + --s->qlen) % s->cap];
+			send_entry e = s->q[(s->head + --s->qlen) & (s->cap - 1)];
 			s->pending -= e.len - e.off;
 			entry_done(&e);
 		}

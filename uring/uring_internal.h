@@ -31,17 +31,36 @@ struct urt_backend {
 int urt__wake_init(struct urt_backend *b, urt_loop *l);
 void urt__wake_fini(struct urt_backend *b);
 
-/* An SQE for the current tick; never NULL: a full SQ is submitted first. */
-struct io_uring_sqe *urt__sqe(urt_loop *l);
+/* The full-SQ path of urt__sqe: submit what is queued, reap, retry. */
+struct io_uring_sqe *urt__sqe_slow(urt_loop *l);
+
+/* An SQE for the current tick; never NULL: a full SQ is submitted first.
+ * Inline and without liburing's io_uring_get_sqe, which re-checks the
+ * ring's SQE128 and SQPOLL flags on every call: urt's rings use neither,
+ * and without SQPOLL the kernel moves khead only inside our own enter, so
+ * a plain read of it is enough. One SQE is taken per round trip of an
+ * echo server, so these few instructions are on its hottest path. */
+static inline struct io_uring_sqe *urt__sqe(urt_loop *l)
+{
+	struct io_uring_sq *sq = &l->backend->ring.sq;
+	unsigned tail = sq->sqe_tail;
+	if (URT_LIKELY(!urt__fault(URT_FAULT_SQE) &&
+		       tail - IO_URING_READ_ONCE(*sq->khead) < sq->ring_entries)) {
+		sq->sqe_tail = tail + 1;
+		return &sq->sqes[tail & sq->ring_mask];
+	}
+	return urt__sqe_slow(l);
+}
+
 /* The SQE just taken completes during the enter that submits it and its
  * completion wakes no task (sender.c: a first, MSG_DONTWAIT try with no
  * done callback): that enter waits for one more completion per such SQE,
  * so it does not end on them alone (poll.c). */
-void urt__backend_quiet_sqe(urt_loop *l);
+static inline void urt__backend_quiet_sqe(urt_loop *l) { l->backend->quiet++; }
 /* A task is about to wait for something a quiet completion provides (a
  * sender going idle, a buffer coming back to its ring): this tick's enter
  * must end on the first completion again. */
-void urt__backend_unquiet(urt_loop *l);
+static inline void urt__backend_unquiet(urt_loop *l) { l->backend->quiet = 0; }
 /* Check the caller may block and take an SQE. Returns 0 or the error. */
 int urt__io_begin(urt_loop **l, urt_task **t, struct io_uring_sqe **sqe);
 /* Point sqe at an operation on this stack frame, park until its CQE and
