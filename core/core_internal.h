@@ -101,6 +101,7 @@ struct urt_task {
 	urt_task *next_ready;     /* ready-queue link */
 	enum urt_task_state state;
 	unsigned flags;           /* URT_TF_* */
+	int yield_res;            /* what urt_yield returns to it: 0, -ECANCELED once cancelled */
 	urt_task_fn fn;
 	void *arg;
 	void *result;             /* fn's return value */
@@ -191,7 +192,10 @@ struct urt_loop {
 	urt_task *current;        /* running task, NULL in the scheduler */
 	urt_task *ready_head, *ready_tail;
 	unsigned nready;
-	unsigned budget;          /* task-to-task switches left before the loop polls */
+	/* task-to-task hand-overs go on while stats.switches is below this
+	 * (set by the scheduler's run of the ready tasks): one compare with
+	 * the counter every switch updates anyway, not a second counter */
+	uint64_t switch_limit;
 	urt_timer **heap;         /* timer min-heap */
 	unsigned nheap, heap_cap;
 	struct urt_backend *backend; /* uring/ */

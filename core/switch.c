@@ -3,6 +3,7 @@
 #include "switch.h"
 
 #include <pthread.h>
+#include <stddef.h>
 
 void urt__switch_init(urt_loop *l)
 {
@@ -46,6 +47,11 @@ void urt__reap_dead(urt_loop *l)
 	d->stack = NULL;
 	if (d->flags & URT_TF_DETACHED)
 		urt__task_free(l, d);
+}
+
+void urt__reap_dead_slot(void *dead)
+{
+	urt__reap_dead((urt_loop *)((char *)dead - offsetof(urt_loop, dead)));
 }
 
 /* Called first thing on a new task's stack. */

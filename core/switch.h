@@ -32,18 +32,35 @@
 /* Release the stack of a task that finished (the context that runs after
  * it does this: a stack cannot free itself). */
 void urt__reap_dead(urt_loop *l);
+/* The same, for urt__ctx_switch: dead is &l->dead. */
+void urt__reap_dead_slot(void *dead);
 
-/* Run `to` (NULL: the scheduler) instead of `from` (NULL: the scheduler). */
-static inline __attribute__((always_inline)) void urt__switch(urt_loop *l, urt_task *from,
-								   urt_task *to)
+/* With sanitizers the annotations must run around the register switch
+ * (and the reap after them): the plain jump, and the rest in C. */
+#if defined(URT_CTX_SWITCH) && !defined(URT_ASAN) && !defined(URT_TSAN)
+#define URT_SWITCH_TAIL 1
+#endif
+
+/* Run `to` (NULL: the scheduler) instead of `from` (NULL: the scheduler).
+ * Returns, once `from` runs again, what urt_yield must return to it:
+ * from->yield_res as it is then (0 for the scheduler). With
+ * URT_SWITCH_TAIL the register switch computes it, so `return
+ * urt__switch(...)` is a tail call. */
+static inline __attribute__((always_inline)) int urt__switch(urt_loop *l, urt_task *from,
+								  urt_task *to)
 {
 	if (from == to)
-		return;
+		return from ? from->yield_res : 0;
 	/* relaxed atomic stores (plain moves): the stall watchdog reads both */
 	__atomic_store_n(&l->current, to, __ATOMIC_RELAXED);
 	__atomic_store_n(&l->stats.switches, l->stats.switches + 1, __ATOMIC_RELAXED);
 	URT_PROBE2(task_switch, from, to); /* pointers: no loads on the hot path */
 	urt__ctx_activate(to ? &to->ctx : NULL);
+#ifdef URT_SWITCH_TAIL
+	static const int none = 0; /* the scheduler's result */
+	return urt__ctx_switch(from ? &from->regs : &l->main_ctx, to ? &to->regs : &l->main_ctx,
+			       &l->dead, to ? &to->yield_res : &none, urt__reap_dead_slot);
+#else
 #ifdef URT_ASAN
 	void **save = from ? &from->san_fake_stack : &l->main_fake_stack;
 	if (from && from->state == URT_T_DONE)
@@ -66,6 +83,8 @@ static inline __attribute__((always_inline)) void urt__switch(urt_loop *l, urt_t
 #endif
 	if (URT_UNLIKELY(l->dead != NULL))
 		urt__reap_dead(l);
+	return from ? from->yield_res : 0;
+#endif
 }
 
 #endif

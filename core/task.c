@@ -58,10 +58,8 @@ static urt_task *ready_pop(urt_loop *l)
 
 urt_task *urt__next(urt_loop *l)
 {
-	if (l->budget && l->nready) {
-		l->budget--;
+	if (l->stats.switches < l->switch_limit && l->nready)
 		return ready_pop(l);
-	}
 	return NULL;
 }
 
@@ -69,12 +67,28 @@ void urt__run_ready(urt_loop *l)
 {
 	if (!l->nready)
 		return;
-	l->budget = l->nready > URT_MIN_BUDGET ? l->nready : URT_MIN_BUDGET;
-	l->budget--;
+	/* this switch counts against the budget too */
+	l->switch_limit = l->stats.switches + (l->nready > URT_MIN_BUDGET ? l->nready : URT_MIN_BUDGET);
 	urt__switch(l, NULL, ready_pop(l));
 }
 
 /* ---- records ----------------------------------------------------------- */
+
+/* Zero a record with plain vector stores: for a record this size the
+ * compiler's memset is rep stos, whose start-up costs more than the
+ * stores (a sizeable part of a spawn+join of ~100 ns). The empty asm
+ * keeps the loop from being turned back into that memset. */
+static inline void task_zero(urt_task *t)
+{
+	typedef long long v16 __attribute__((vector_size(16), may_alias, aligned(8)));
+	char *p = (char *)t;
+	for (size_t i = 0; i + 16 <= sizeof *t; i += 16) {
+		*(v16 *)(p + i) = (v16){0};
+		__asm__("" : "+r"(p));
+	}
+	if (sizeof *t % 16)
+		memset(p + sizeof *t / 16 * 16, 0, sizeof *t % 16);
+}
 
 /* FIFO reuse: a stale handle (joined twice, say) most likely still points
  * at a FREE record and is refused, rather than at a new task. */
@@ -90,7 +104,7 @@ static urt_task *task_alloc(urt_loop *l)
 		if (!t)
 			return NULL;
 	}
-	memset(t, 0, sizeof *t);
+	task_zero(t);
 	return t;
 }
 
@@ -179,8 +193,11 @@ int urt__spawn_on(urt_loop *l, urt_task **out, urt_task_fn fn, void *arg,
 	t->wait_fd = -1;
 	t->timer.heap_idx = URT_TIMER_IDLE;
 	t->timer.fire = task_fire;
-	const char *name = o && o->name ? o->name : "task";
-	memcpy(t->name, name, strnlen(name, URT_NAME_MAX - 1)); /* record is zeroed */
+	/* the record is zeroed: the name needs no terminator */
+	if (o && o->name)
+		memcpy(t->name, o->name, strnlen(o->name, URT_NAME_MAX - 1));
+	else
+		memcpy(t->name, "task", 4); /* constant: no strnlen call */
 	t->ctx = urt__ctx_for_spawn(o ? o->ctx : NULL);
 	void *lo;
 	size_t usable;
@@ -352,9 +369,23 @@ int urt_cancel(urt_task *t)
 	if (t->state == URT_T_DONE)
 		return 0;
 	t->flags |= URT_TF_CANCELLED;
+	t->yield_res = -ECANCELED;
 	if (t->state == URT_T_PARKED)
 		interrupt(t, -ECANCELED);
 	return 0;
+}
+
+/* urt_yield without a hand-over: alone with budget left (keep running),
+ * or the budget is spent (back to the scheduler, which polls the ring). */
+static __attribute__((noinline)) int yield_slow(urt_loop *l, urt_task *t)
+{
+	if (l->stats.switches < l->switch_limit) {
+		l->switch_limit--; /* a yield alone spends budget too: the loop must poll */
+		return t->yield_res;
+	}
+	t->state = URT_T_READY;
+	urt__ready_push(l, t);
+	return urt__switch(l, t, NULL);
 }
 
 int urt_yield(void)
@@ -363,28 +394,28 @@ int urt_yield(void)
 	urt_task *t;
 	if (URT_UNLIKELY(!l || !(t = l->current)))
 		return urt__loop_inherited() ? -ECHILD : -EPERM;
-	if (URT_LIKELY(l->budget)) {
-		l->budget--;
-		urt_task *next = l->ready_head;
-		if (!next) /* alone: keep running until the budget is spent */
-			return (t->flags & URT_TF_CANCELLED) ? -ECANCELED : 0;
-		/* hand over to the head and queue at the tail: the queue's
-		 * length does not change */
-		l->ready_head = next->next_ready;
-		if (!l->ready_head)
-			l->ready_tail = NULL;
-		ready_append(l, t);
-		next->state = URT_T_RUNNING;
-		t->state = URT_T_READY;
-		if (next == t) /* it was not queued: tell the compiler */
-			__builtin_unreachable();
-		urt__switch(l, t, next);
+	urt_task *next = l->ready_head;
+	if (URT_UNLIKELY(!next || l->stats.switches >= l->switch_limit))
+		return yield_slow(l, t);
+	/* hand over to the head and queue at the tail: the queue's length
+	 * does not change. A branch, not a branch-free link through
+	 * next->next_ready: predicted, it keeps the stored head a register
+	 * (t) instead of a value that went through memory once more, and
+	 * the next yield's loads wait on the stores of this one. */
+	urt_task *after = next->next_ready;
+	t->next_ready = NULL;
+	if (after) {
+		l->ready_head = after;
+		l->ready_tail->next_ready = t;
 	} else {
-		t->state = URT_T_READY;
-		urt__ready_push(l, t);
-		urt__switch(l, t, NULL);
+		l->ready_head = t;
 	}
-	return (t->flags & URT_TF_CANCELLED) ? -ECANCELED : 0;
+	l->ready_tail = t;
+	next->state = URT_T_RUNNING;
+	t->state = URT_T_READY;
+	if (next == t) /* it was not queued: tell the compiler */
+		__builtin_unreachable();
+	return urt__switch(l, t, next); /* a tail call: see switch.h */
 }
 
 urt_task *urt_self(void)

@@ -495,3 +495,130 @@ Test(task, churn, .timeout = 10)
 {
 	urt_test_run(churn_main, NULL);
 }
+
+/* ---- yield's hand-over ------------------------------------------------- */
+
+/* A task that finishes hands the loop to the next ready one; when that
+ * one was suspended in urt_yield, the switch itself releases the finished
+ * task's stack (urt_yield tail-calls the switch). Here 100 tasks suspended
+ * in urt_yield end one after the other, each handing over to the next: a
+ * stack not released there would stay mapped (the next exit overwrites
+ * the loop's one "dead" slot), and urt_test_run checks the mappings are
+ * back to where they were. */
+static int g_quick;
+
+static void *yield_once(void *arg)
+{
+	(void)arg;
+	cr_assert_eq(urt_yield(), 0);
+	g_quick++;
+	return NULL;
+}
+
+static void *exits_into_yield_main(void *arg)
+{
+	(void)arg;
+	urt_task *t[100];
+	g_quick = 0;
+	for (int round = 0; round < 3; round++) {
+		/* joined ones (freed by the join) and detached ones (freed
+		 * with the stack) */
+		for (int i = 0; i < 100; i++)
+			cr_assert_eq(urt_spawn(i % 2 ? &t[i] : NULL, yield_once, NULL, NULL), 0);
+		cr_assert_eq(urt_yield(), 0); /* each runs up to its yield */
+		cr_assert_eq(urt_yield(), 0); /* each returns and ends */
+		cr_assert_eq(g_quick, 100 * (round + 1));
+		for (int i = 1; i < 100; i += 2)
+			cr_assert_eq(urt_join(t[i], NULL), 0);
+	}
+	urt_loop_stats st;
+	cr_assert_eq(urt_loop_stats_get(NULL, &st), 0);
+	cr_expect_eq(st.alive, 1, "only main is left");
+	return NULL;
+}
+
+Test(task, exits_into_yielders_release_stacks, .timeout = 20)
+{
+	urt_test_run(exits_into_yield_main, NULL);
+}
+
+/* Cancel a task while it waits in the ready queue inside urt_yield: the
+ * hand-over that resumes it returns -ECANCELED, from then on; the
+ * canceller's own yields still return 0. */
+static int g_yres[8];
+
+static void *yield_victim(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 8; i++)
+		g_yres[i] = urt_yield();
+	return NULL;
+}
+
+static void *cancel_queued_main(void *arg)
+{
+	(void)arg;
+	urt_task *v;
+	memset(g_yres, 0x55, sizeof g_yres);
+	cr_assert_eq(urt_spawn(&v, yield_victim, NULL, NULL), 0);
+	cr_assert_eq(urt_yield(), 0); /* v runs up to its first yield, hands back */
+	cr_assert_eq(urt_yield(), 0); /* its first yield returned 0, it yields again */
+	cr_expect_eq(g_yres[0], 0);
+	cr_assert_eq(urt_cancel(v), 0); /* v is queued, inside urt_yield */
+	cr_expect_eq(urt_yield(), 0, "the canceller is not cancelled");
+	cr_expect_eq(g_yres[1], -ECANCELED, "the hand-over resumed a cancelled yield");
+	cr_expect_eq(urt_join(v, NULL), -ECANCELED);
+	for (int i = 2; i < 8; i++)
+		cr_expect_eq(g_yres[i], -ECANCELED, "yield %d", i);
+	return NULL;
+}
+
+Test(task, yield_cancelled_while_queued, .timeout = 10)
+{
+	urt_test_run(cancel_queued_main, NULL);
+}
+
+/* Tasks that only yield (to each other, or alone) must still let the loop
+ * poll: the timer of a sleeping task fires and ends the spin. With no
+ * budget on hand-overs this would spin forever (the test's timeout). */
+static volatile int g_woke;
+
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	cr_expect_eq(urt_sleep(URT_NS_PER_MS), 0);
+	g_woke = 1;
+	return NULL;
+}
+
+static void *spinner(void *arg)
+{
+	(void)arg;
+	while (!g_woke)
+		cr_assert_eq(urt_yield(), 0);
+	return NULL;
+}
+
+static void *yielders_poll_main(void *arg)
+{
+	int n = (int)(intptr_t)arg;
+	urt_task *s, *y[2];
+	g_woke = 0;
+	cr_assert_eq(urt_spawn(&s, sleeper, NULL, NULL), 0);
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(urt_spawn(&y[i], spinner, NULL, NULL), 0);
+	cr_assert_eq(urt_join(s, NULL), 0);
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(urt_join(y[i], NULL), 0);
+	return NULL;
+}
+
+Test(task, yield_ping_pong_lets_the_loop_poll, .timeout = 20)
+{
+	urt_test_run(yielders_poll_main, (void *)2);
+}
+
+Test(task, yield_alone_lets_the_loop_poll, .timeout = 20)
+{
+	urt_test_run(yielders_poll_main, (void *)1);
+}

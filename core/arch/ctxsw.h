@@ -17,4 +17,17 @@ void urt__ctx_make(urt_ctxsw *c, void *lo, size_t size, void (*entry)(void *), v
 /* Save the current registers into from and resume to. */
 void urt__ctx_jump(urt_ctxsw *from, urt_ctxsw *to);
 
+#if defined(__x86_64__) && !defined(URT_CTX_UCONTEXT)
+/* urt__ctx_jump that also finishes the resumed side's bookkeeping, in the
+ * switch itself so a caller may tail-call it: once to runs again, if the
+ * pointer-sized slot *dead is not NULL it calls reap(dead), then returns
+ * *res (both read on the resumed side, after the switch). It is the
+ * code of the resumer that does this, so a program uses one of the two
+ * for all its switches: urt__ctx_jump is this switch with nothing to
+ * reap (urt uses it only in sanitizer builds, which reap in C). */
+#define URT_CTX_SWITCH 1
+int urt__ctx_switch(urt_ctxsw *from, urt_ctxsw *to, void *dead, const int *res,
+		    void (*reap)(void *dead));
+#endif
+
 #endif
