@@ -180,6 +180,31 @@ static void tcp_pair(int *a, int *b)
 	close(lfd);
 }
 
+/* Take the next buffer, expect it to hold want's next bytes (of len, got
+ * of them taken so far), give it back; returns the new got. */
+static size_t take(urt_msrecv *r, urt_bufring *br, const char *want, size_t len, size_t got)
+{
+	urt_buf x;
+	ssize_t n = urt_msrecv_next(r, &x);
+	cr_assert_gt(n, 0, "%s", urt_strerror((int)n));
+	cr_assert_leq(got + (size_t)n, len);
+	cr_assert_eq(memcmp(x.data, want + got, (size_t)n), 0, "in order at %zu", got);
+	cr_assert_eq(urt_bufring_release(br, &x), 0);
+	return got + (size_t)n;
+}
+
+/* The peer a closes: the receive on b ends with 0 (EOF); then everything is
+ * closed and destroyed. */
+static void finish(int a, int b, urt_msrecv *r, urt_bufring *br)
+{
+	close(a);
+	urt_buf e;
+	cr_expect_eq(urt_msrecv_next(r, &e), 0);
+	cr_expect_eq(urt_msrecv_close(r), 0);
+	cr_expect_eq(urt_bufring_destroy(br), 0);
+	close(b);
+}
+
 static void *exhaustion(void *arg)
 {
 	(void)arg;
@@ -222,21 +247,10 @@ static void *exhaustion(void *arg)
 	cr_assert_eq(urt_bufring_release(br, &held[0]), 0);
 	cr_assert_eq(urt_bufring_release(br, &held[1]), 0);
 	/* recovery: re-armed, everything arrives in order */
-	while (got < sizeof msg) {
-		urt_buf x;
-		ssize_t n = urt_msrecv_next(r, &x);
-		cr_assert_gt(n, 0, "%s", urt_strerror((int)n));
-		cr_assert_leq(got + (size_t)n, sizeof msg);
-		cr_assert_eq(memcmp(x.data, msg + got, (size_t)n), 0, "in order at %zu", got);
-		got += (size_t)n;
-		cr_assert_eq(urt_bufring_release(br, &x), 0);
-	}
-	close(a);
-	urt_buf e;
-	cr_expect_eq(urt_msrecv_next(r, &e), 0);
-	cr_expect_eq(urt_msrecv_close(r), 0);
-	cr_expect_eq(urt_bufring_destroy(br), 0);
-	close(b);
+	while (got < sizeof msg)
+		got = take(r, br, msg, sizeof msg, got);
+	cr_expect_eq(got, sizeof msg);
+	finish(a, b, r, br);
 	return NULL;
 }
 
@@ -254,17 +268,6 @@ static void wait_queued(urt_bufring *br, int avail)
 	cr_assert_leq(urt_bufring_available(br), avail, "the data never arrived");
 }
 
-/* Take the next buffer, expect it to start the rest of want, give it back. */
-static size_t take(urt_msrecv *r, urt_bufring *br, const char *want, size_t got)
-{
-	urt_buf x;
-	ssize_t n = urt_msrecv_next(r, &x);
-	cr_assert_gt(n, 0, "%s", urt_strerror((int)n));
-	cr_assert_eq(memcmp(x.data, want + got, (size_t)n), 0, "in order at %zu", got);
-	cr_assert_eq(urt_bufring_release(br, &x), 0);
-	return got + (size_t)n;
-}
-
 /* Buffers filled while the task is away queue up and come out first in,
  * first out: from a queue of one, of several, and of one that grows again
  * while it is being drained. */
@@ -280,23 +283,18 @@ static void *queue_order(void *arg)
 	const char msg[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!?";
 	size_t got = 0, sent = 8;
 	cr_assert_eq(write(a, msg, 8), 8); /* a queue of one: arms the receive */
-	got = take(r, br, msg, got);
+	got = take(r, br, msg, sizeof msg, got);
 	cr_assert_eq(write(a, msg + sent, 24), 24); /* three buffers at least */
 	sent += 24;
 	wait_queued(br, 13);
-	got = take(r, br, msg, got);
+	got = take(r, br, msg, sizeof msg, got);
 	cr_assert_eq(write(a, msg + sent, 16), 16); /* more behind what is queued */
 	sent += 16;
 	wait_queued(br, 16 - (int)((sent - got + 7) / 8));
 	while (got < sent)
-		got = take(r, br, msg, got);
+		got = take(r, br, msg, sizeof msg, got);
 	cr_expect_eq(urt_bufring_available(br), 16);
-	close(a);
-	urt_buf e;
-	cr_expect_eq(urt_msrecv_next(r, &e), 0);
-	cr_expect_eq(urt_msrecv_close(r), 0);
-	cr_expect_eq(urt_bufring_destroy(br), 0);
-	close(b);
+	finish(a, b, r, br);
 	return NULL;
 }
 
