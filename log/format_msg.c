@@ -66,6 +66,13 @@ void urt__log_buf_put_uint(struct urt_log_buf *b, uint64_t v, int width)
 	urt__log_buf_put(b, d, (size_t)(e - d));
 }
 
+void urt__log_buf_put_int(struct urt_log_buf *b, int64_t v)
+{
+	if (v < 0)
+		urt__log_buf_put(b, "-", 1);
+	urt__log_buf_put_uint(b, v < 0 ? -(uint64_t)v : (uint64_t)v, 1);
+}
+
 /* Character classes of the format walk (a switch, not strchr per byte). */
 static inline bool is_flag(char c)
 {
@@ -226,10 +233,8 @@ static bool put_int(struct urt_log_buf *b, int64_t v, char conv, int bits)
 {
 	uint64_t u = (uint64_t)v;
 	if (conv == 'd' || conv == 'i') {
-		int64_t sv = bits == 8 ? (signed char)v : bits == 16 ? (short)v : bits == 32 ? (int)v : v;
-		if (sv < 0)
-			urt__log_buf_put(b, "-", 1);
-		urt__log_buf_put_uint(b, sv < 0 ? -(uint64_t)sv : (uint64_t)sv, 1);
+		urt__log_buf_put_int(b, bits == 8 ? (signed char)v : bits == 16 ? (short)v
+					: bits == 32 ? (int)v : v);
 		return true;
 	}
 	if (bits < 64)

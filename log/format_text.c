@@ -115,19 +115,16 @@ void urt__log_format_text(struct urt_log_buf *b, struct urt_log_buf *tmp,
 		urt__log_buf_put(b, "=", 1);
 		if (h->type == URT_LOG_KV_STR) {
 			put_escaped(b, v, h->vlen, needs_quotes(v, h->vlen));
-		} else {
+		} else if (h->type == URT_LOG_KV_DOUBLE) {
+			double d;
+			memcpy(&d, v, 8);
 			char s[40];
-			int n;
-			if (h->type == URT_LOG_KV_DOUBLE) {
-				double d;
-				memcpy(&d, v, 8);
-				n = snprintf(s, sizeof s, "%g", d);
-			} else {
-				int64_t x;
-				memcpy(&x, v, 8);
-				n = snprintf(s, sizeof s, "%lld", (long long)x);
-			}
+			int n = snprintf(s, sizeof s, "%g", d);
 			urt__log_buf_put(b, s, (size_t)n);
+		} else {
+			int64_t x;
+			memcpy(&x, v, 8);
+			urt__log_buf_put_int(b, x);
 		}
 		urt__log_buf_put(b, " ", 1);
 	}

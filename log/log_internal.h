@@ -22,6 +22,7 @@
 #define URT_LOG_DEFAULT_RING (256u << 10)
 #define URT_LOG_MIN_RING (16u << 10)
 #define URT_LOG_OUT_CAP (256u << 10) /* writer batch size that triggers a write */
+#define URT_LOG_RING_WRITE_MIN (64u << 10) /* smaller batches: plain writev (writer.c) */
 #define URT_LOG_WRITE_TRIES 3       /* attempts per batch before it is given up */
 
 /* Kinds of printf arguments, as the call site reads them from its va_list. */
@@ -256,6 +257,8 @@ static inline void urt__log_buf_put(struct urt_log_buf *b, const char *s, size_t
 }
 /* Append v in decimal, zero-padded to at least width digits. */
 void urt__log_buf_put_uint(struct urt_log_buf *b, uint64_t v, int width);
+/* Append v in decimal, as printf's %lld. */
+void urt__log_buf_put_int(struct urt_log_buf *b, int64_t v);
 /* Expand the record's printf format and arguments into b (raw bytes). */
 void urt__log_format_msg(struct urt_log_buf *b, const struct urt_log_rec *rec);
 /* RFC 3339 UTC with microseconds, e.g. 2025-01-02T03:04:05.123456Z (27 bytes). */

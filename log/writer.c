@@ -1,6 +1,7 @@
 /* The writer thread: drains every ring, merges records in timestamp order,
- * formats them and writes big batches through its own io_uring (plain
- * writev if io_uring cannot be set up). Sink failures are counted, the
+ * formats them and writes batches of 64 KiB and more through its own
+ * io_uring, left in flight while it drains on (smaller ones, and all of
+ * them if io_uring cannot be set up, with plain writev). Sink failures are counted, the
  * first is reported on stderr, a batch is retried a bounded number of
  * times and then given up, so producers never wait on a broken sink. */
 #include <errno.h>
@@ -40,7 +41,7 @@ static ssize_t io_write(struct urt_logger *lg, const char *p, size_t n)
 {
 	struct iovec iov = {(void *)p, n};
 	struct io_uring *u = lg->uring;
-	if (!u || atomic_load(&urt__log_crashing)) {
+	if (!u || n < URT_LOG_RING_WRITE_MIN || atomic_load(&urt__log_crashing)) {
 		ssize_t r = writev(lg->fd, &iov, 1);
 		return r < 0 ? -errno : r;
 	}
@@ -160,7 +161,12 @@ static void out_flush(struct urt_logger *lg)
 		return;
 	}
 	inflight_complete(lg);
-	struct io_uring_sqe *sqe = lg->uring && !atomic_load(&urt__log_crashing)
+	/* a small batch is written here and now: buffered file writes that
+	 * the kernel punts to an io-wq thread (ext4's) cost two context
+	 * switches each, more than the write itself (a server logging a line
+	 * per request writes a few KiB per batch) */
+	struct io_uring_sqe *sqe = lg->uring && lg->out.len >= URT_LOG_RING_WRITE_MIN &&
+					   !atomic_load(&urt__log_crashing)
 					   ? io_uring_get_sqe(lg->uring) : NULL;
 	if (!sqe) {
 		out_write(lg, lg->out.p, lg->out.len, lg->batch_records);

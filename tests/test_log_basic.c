@@ -253,10 +253,14 @@ Test(log, plain_integer_conversions_match_printf, .init = setup, .fini = teardow
 	X("[%zu|%zd|%jd|%ju|%td]", SIZE_MAX, (ssize_t)-7, INTMAX_MIN, UINTMAX_MAX, (ptrdiff_t)-3)
 #define LOG_CASE(f, ...) URT_LOG_INFO(f, __VA_ARGS__);
 	INT_CASES(LOG_CASE)
+	URT_LOG_INFO_KV(URT_FIELDS(URT_KV("a", -5), URT_KV("b", (long long)INT64_MIN),
+				   URT_KV("c", 0), URT_KV("d", (long long)INT64_MAX)), "fields");
 	cr_assert_eq(urt_log_flush(), 0);
 	size_t lines;
 	char *s = slurp(path_in("i.log"), &lines);
-	cr_assert_eq(lines, 7, "got:\n%s", s);
+	cr_assert_eq(lines, 8, "got:\n%s", s);
+	cr_expect(strstr(s, " a=-5 b=-9223372036854775808 c=0 d=9223372036854775807 fields\n"),
+		  "%s", s);
 	char *line = strtok(s, "\n");
 	char want[256];
 #define CHECK_CASE(f, ...) \
