@@ -45,8 +45,10 @@ void urt__timer_disarm(urt_loop *l, urt_timer *t);
 /* ns until the earliest timer (0 if due), URT_NO_DEADLINE if none. */
 uint64_t urt__timer_next(urt_loop *l, uint64_t now);
 void urt__timers_fire(urt_loop *l, uint64_t now);
-/* Make room for n armed timers, so arming never fails. Returns 0 or -1. */
-int urt__timer_reserve(urt_loop *l, unsigned n);
+/* Make room for n armed timers, so arming never fails. Returns 0 or -1.
+ * The compare is inline (every spawn makes it), the growth is not. */
+int urt__timer_grow(urt_loop *l, unsigned n);
+static inline int urt__timer_reserve(urt_loop *l, unsigned n);
 
 /* ---- stacks ------------------------------------------------------------ */
 typedef struct urt_stack {
@@ -60,9 +62,12 @@ typedef struct urt_stack {
 size_t urt__page_size(void);
 size_t urt__stack_round(size_t size);
 /* A stack of at least size bytes; 0 = the loop's default. Stacks of the
- * default size and of the first few other sizes are pooled. */
-int urt__stack_get(urt_loop *l, size_t size, urt_stack **out);
-void urt__stack_put(urt_loop *l, urt_stack *s);
+ * default size and of the first few other sizes are pooled. Inline (after
+ * struct urt_loop): the pool of the default size; out of line: the rest. */
+static inline int urt__stack_get(urt_loop *l, size_t size, urt_stack **out);
+static inline void urt__stack_put(urt_loop *l, urt_stack *s);
+int urt__stack_get_slow(urt_loop *l, size_t size, urt_stack **out);
+void urt__stack_put_slow(urt_loop *l, urt_stack *s);
 /* Usable stack for the context switch: above the guard, below the record. */
 static inline void urt__stack_bounds(const urt_stack *s, void **lo, size_t *size)
 {
@@ -75,7 +80,9 @@ int urt__stack_thread_init(void **altstack);
 void urt__stack_thread_fini(void *altstack);
 
 /* ---- tasks ------------------------------------------------------------- */
-enum urt_task_state { URT_T_READY, URT_T_RUNNING, URT_T_PARKED, URT_T_DONE, URT_T_FREE };
+/* READY covers the running task too (it is l->current): a switch between
+ * runnable tasks stores no state. */
+enum urt_task_state { URT_T_READY, URT_T_PARKED, URT_T_DONE, URT_T_FREE };
 enum {
 	URT_TF_DETACHED = 1u << 0,
 	URT_TF_JOINED = 1u << 1,   /* a join has claimed it */
@@ -239,9 +246,40 @@ struct urt_loop {
 	urt_loop *next_closed;    /* closed-loop list */
 };
 
+/* Slot 0 is the default size (its mapping is set before any stack of it
+ * is pooled): every spawn without a stack size, and its release. */
+static inline int urt__stack_get(urt_loop *l, size_t size, urt_stack **out)
+{
+	struct urt_stack_pool *p = &l->stack_pools[0];
+	urt_stack *s = p->free;
+	if (URT_UNLIKELY(size || !s))
+		return urt__stack_get_slow(l, size, out);
+	p->free = s->next_free;
+	p->n--;
+	*out = s;
+	return 0;
+}
+
+static inline void urt__stack_put(urt_loop *l, urt_stack *s)
+{
+	struct urt_stack_pool *p = &l->stack_pools[0];
+	if (URT_UNLIKELY(s->size != p->mapping || p->n >= l->cfg.stack_pool)) {
+		urt__stack_put_slow(l, s);
+		return;
+	}
+	s->next_free = p->free;
+	p->free = s;
+	p->n++;
+}
+
+static inline int urt__timer_reserve(urt_loop *l, unsigned n)
+{
+	return URT_LIKELY(n <= l->heap_cap) ? 0 : urt__timer_grow(l, n);
+}
+
 /* ---- switching (switch.c) ---------------------------------------------- */
 void urt__switch_init(urt_loop *l);
-void urt__switch_task_created(urt_task *t);
+/* urt__switch_task_created() is inline, in switch.h (empty without TSan). */
 /* First call on a new task's stack. */
 void urt__switch_arrived(urt_loop *l);
 /* urt__switch() itself is inline, in switch.h. */
@@ -274,7 +312,20 @@ uint64_t urt__mono_ns(void);
 /* ---- parking ----------------------------------------------------------- */
 /* Check the running task may block: -EPERM outside a task, -ECANCELED,
  * -ETIME. Returns 0 and sets *lp, *tp when it may. */
-int urt__may_block(urt_loop **lp, urt_task **tp);
+int urt__may_block_slow(urt_loop **lp, urt_task **tp);
+static inline int urt__may_block(urt_loop **lp, urt_task **tp)
+{
+	urt_loop *l = urt__loop();
+	urt_task *t = l ? l->current : NULL;
+	/* inline: a task that is not cancelled and has no deadline may block
+	 * (two tests); the rest (errors, the clock read) is out of line */
+	if (URT_LIKELY(t && !(t->flags & URT_TF_CANCELLED) && t->deadline == URT_NO_DEADLINE)) {
+		*lp = l;
+		*tp = t;
+		return 0;
+	}
+	return urt__may_block_slow(lp, tp);
+}
 /* The same for a call on obj: -EINVAL first if obj is NULL. */
 static inline int urt__may_block_on(const void *obj, urt_loop **lp, urt_task **tp)
 {
@@ -289,10 +340,44 @@ int urt__park(urt_loop *l, urt_task *t, urt_interrupt_fn interrupt, void *wait_o
 /* Make a parked task ready with result res (idempotent per park). */
 void urt__wake(urt_task *t, int res);
 
-/* Wait queues (FIFO) built on parking. */
-void urt__waitq_push(urt_waitq *q, struct urt__waiter *w);
-void urt__waitq_remove(struct urt__waiter *w);
-struct urt__waiter *urt__waitq_pop(urt_waitq *q);
+/* Wait queues (FIFO) built on parking; the list operations are inline
+ * (a few stores each, on every wake and wait of every primitive). */
+static inline void urt__waitq_push(urt_waitq *q, struct urt__waiter *w)
+{
+	w->q = q;
+	w->next = NULL;
+	w->prev = q->tail;
+	if (q->tail)
+		q->tail->next = w;
+	else
+		q->head = w;
+	q->tail = w;
+}
+
+static inline void urt__waitq_remove(struct urt__waiter *w)
+{
+	urt_waitq *q = w->q;
+	if (!q)
+		return;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		q->head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		q->tail = w->prev;
+	w->q = NULL;
+}
+
+static inline struct urt__waiter *urt__waitq_pop(urt_waitq *q)
+{
+	struct urt__waiter *w = q->head;
+	if (w)
+		urt__waitq_remove(w);
+	return w;
+}
+
 /* Park on q with waiter w (w->data set by caller). Returns the wake result. */
 int urt__waitq_wait(urt_loop *l, urt_task *t, urt_waitq *q, struct urt__waiter *w,
 		    const char *what);

@@ -15,11 +15,11 @@
 #define URT_DUMP_FRAMES 32
 #define URT_DUMP_FIELDS 16
 
-static const char *state_name(enum urt_task_state s)
+static const char *state_name(const urt_loop *l, const urt_task *t)
 {
-	switch (s) {
-	case URT_T_READY: return "ready";
-	case URT_T_RUNNING: return "running";
+	switch (t->state) {
+	case URT_T_READY: /* or running: the state does not tell them apart */
+		return t == __atomic_load_n(&l->current, __ATOMIC_RELAXED) ? "running" : "ready";
 	case URT_T_PARKED: return "parked";
 	case URT_T_DONE: return "done";
 	default: return "free";
@@ -108,7 +108,7 @@ static void dump_fields(int fd, urt_task *t)
 static void dump_task(int fd, urt_loop *l, urt_task *t, uint64_t now)
 {
 	dprintf(fd, "task %llu \"%s\" %s%s%s%s", (unsigned long long)t->id, t->name,
-		state_name(t->state), (t->flags & URT_TF_SYSTEM) ? " system" : "",
+		state_name(l, t), (t->flags & URT_TF_SYSTEM) ? " system" : "",
 		(t->flags & URT_TF_DETACHED) ? " detached" : "",
 		(t->flags & URT_TF_CANCELLED) ? " cancelled" : "");
 	if (t->state == URT_T_PARKED) {

@@ -97,7 +97,7 @@ static struct urt_stack_pool *pool_for(urt_loop *l, size_t mapping)
 	return NULL;
 }
 
-int urt__stack_get(urt_loop *l, size_t size, urt_stack **out)
+int urt__stack_get_slow(urt_loop *l, size_t size, urt_stack **out)
 {
 	size_t mapping = size ? urt__stack_round(size) : default_mapping(l);
 	struct urt_stack_pool *p = pool_for(l, mapping);
@@ -112,7 +112,7 @@ int urt__stack_get(urt_loop *l, size_t size, urt_stack **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-void urt__stack_put(urt_loop *l, urt_stack *s)
+void urt__stack_put_slow(urt_loop *l, urt_stack *s)
 {
 	struct urt_stack_pool *p = pool_for(l, s->size);
 	if (p && p->n < l->cfg.stack_pool) {

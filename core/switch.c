@@ -26,15 +26,6 @@ void urt__switch_init(urt_loop *l)
 #endif
 }
 
-void urt__switch_task_created(urt_task *t)
-{
-#ifdef URT_TSAN
-	t->tsan_fiber = __tsan_create_fiber(0);
-#else
-	(void)t;
-#endif
-}
-
 void urt__reap_dead(urt_loop *l)
 {
 	urt_task *d = l->dead;

@@ -29,6 +29,16 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
+/* A new task's sanitizer state (a TSan fiber); nothing otherwise. */
+static inline void urt__switch_task_created(urt_task *t)
+{
+#ifdef URT_TSAN
+	t->tsan_fiber = __tsan_create_fiber(0);
+#else
+	(void)t;
+#endif
+}
+
 /* Release the stack of a task that finished (the context that runs after
  * it does this: a stack cannot free itself). */
 void urt__reap_dead(urt_loop *l);

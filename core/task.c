@@ -52,7 +52,6 @@ static urt_task *ready_pop(urt_loop *l)
 	if (!l->ready_head)
 		l->ready_tail = NULL;
 	l->nready--;
-	t->state = URT_T_RUNNING;
 	return t;
 }
 
@@ -158,6 +157,8 @@ static _Noreturn void task_exit(urt_task *t)
 	l->stats.alive--;
 	l->dead = t; /* its stack is released once we are off it */
 	urt_task *next = urt__next(l);
+	if (next == t) /* a finished task is not queued */
+		__builtin_unreachable();
 	urt__switch(l, t, next);
 	__builtin_unreachable();
 }
@@ -241,7 +242,7 @@ int urt__spawn_system(urt_loop *l, urt_task **out, urt_task_fn fn, void *arg, co
 
 /* ---- parking ----------------------------------------------------------- */
 
-int urt__may_block(urt_loop **lp, urt_task **tp)
+int urt__may_block_slow(urt_loop **lp, urt_task **tp)
 {
 	urt_loop *l = urt__loop();
 	if (URT_UNLIKELY(!l || !l->current))
@@ -264,10 +265,14 @@ int urt__park(urt_loop *l, urt_task *t, urt_interrupt_fn interrupt, void *wait_o
 	t->wait_obj = wait_obj;
 	t->wait_what = what;
 	t->wake_at = wake_at;
-	uint64_t when = wake_at < t->deadline ? wake_at : t->deadline;
-	if (when != URT_NO_DEADLINE)
-		urt__timer_arm(l, &t->timer, when);
-	urt__switch(l, t, urt__next(l));
+	/* no timer unless a wake-up time or a deadline is set (both are
+	 * all ones otherwise): one test on the common path */
+	if (URT_UNLIKELY((wake_at & t->deadline) != URT_NO_DEADLINE))
+		urt__timer_arm(l, &t->timer, wake_at < t->deadline ? wake_at : t->deadline);
+	urt_task *next = urt__next(l);
+	if (next == t) /* a parked task is not queued: tell the compiler */
+		__builtin_unreachable();
+	urt__switch(l, t, next);
 	return t->wake_res;
 }
 
@@ -282,8 +287,11 @@ void urt__wake(urt_task *t, int res)
 	t->wait_obj = NULL;
 	t->wait_what = NULL;
 	t->wait_fd = -1;
-	urt__timer_disarm(l, &t->timer);
 	urt__ready_push(l, t);
+	/* no call unless armed; last, so it is a tail call and the common
+	 * path saves no registers */
+	if (URT_UNLIKELY(t->timer.heap_idx != URT_TIMER_IDLE))
+		urt__timer_disarm(l, &t->timer);
 }
 
 /* Stop a park early: the interrupt function decides how the wait ends. */
@@ -383,7 +391,6 @@ static __attribute__((noinline)) int yield_slow(urt_loop *l, urt_task *t)
 		l->switch_limit--; /* a yield alone spends budget too: the loop must poll */
 		return t->yield_res;
 	}
-	t->state = URT_T_READY;
 	urt__ready_push(l, t);
 	return urt__switch(l, t, NULL);
 }
@@ -411,8 +418,6 @@ int urt_yield(void)
 		l->ready_head = t;
 	}
 	l->ready_tail = t;
-	next->state = URT_T_RUNNING;
-	t->state = URT_T_READY;
 	if (next == t) /* it was not queued: tell the compiler */
 		__builtin_unreachable();
 	return urt__switch(l, t, next); /* a tail call: see switch.h */

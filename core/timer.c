@@ -44,7 +44,7 @@ static void sift_down(urt_loop *l, unsigned i)
 
 /* Grow the heap so arming never fails: called when a task is spawned, so
  * there is a slot for every task before any of them parks. */
-int urt__timer_reserve(urt_loop *l, unsigned n)
+int urt__timer_grow(urt_loop *l, unsigned n)
 {
 	if (n <= l->heap_cap)
 		return 0;

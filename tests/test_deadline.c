@@ -295,3 +295,54 @@ Test(deadline, races_with_cancel, .timeout = 10)
 {
 	urt_test_run(both_main, NULL);
 }
+
+/* ---- a wake before the deadline takes the park's timer with it ---------- */
+
+typedef struct early {
+	urt_event first, second;
+	int r_first, r_second, r_sleep;
+} early;
+
+static void *early_waiter(void *arg)
+{
+	early *e = arg;
+	urt_deadline d;
+	cr_assert_eq(urt_deadline_enter(&d, 10 * MS), 0);
+	e->r_first = urt_event_wait(&e->first); /* set before the deadline */
+	cr_assert_eq(urt_deadline_exit(&d), 0);
+	/* no deadline now: a timer left armed by the first park would end
+	 * this wait with -ETIME when the old deadline passes */
+	e->r_second = urt_event_wait(&e->second);
+	return NULL;
+}
+
+static void *early_setter(void *arg)
+{
+	early *e = arg;
+	urt_event_set(&e->first);
+	e->r_sleep = urt_sleep(50 * MS); /* well past the old deadline */
+	urt_event_set(&e->second);
+	return NULL;
+}
+
+static void *early_main(void *arg)
+{
+	(void)arg;
+	early e = {.first = URT_EVENT_INIT, .second = URT_EVENT_INIT, .r_first = 1, .r_second = 1};
+	urt_task *w, *s;
+	cr_assert_eq(urt_spawn(&w, early_waiter, &e, NULL), 0);
+	cr_assert_eq(urt_spawn(&s, early_setter, &e, NULL), 0);
+	cr_expect_eq(urt_join(w, NULL), 0);
+	cr_expect_eq(urt_join(s, NULL), 0);
+	cr_expect_eq(e.r_first, 0, "the first wait: %d", e.r_first);
+	cr_expect_eq(e.r_sleep, 0);
+	cr_expect_eq(e.r_second, 0, "a wait after the scope ended: %d", e.r_second);
+	return NULL;
+}
+
+/* Paused time: the 50 ms sleep takes no real time and the order is fixed. */
+Test(deadline, woken_early_the_timer_is_disarmed, .timeout = 10)
+{
+	static const urt_config paused = {.flags = URT_CFG_PAUSED_TIME};
+	urt_test_run_cfg(early_main, NULL, &paused);
+}
