@@ -233,6 +233,7 @@ struct urt_loop {
 	size_t main_stack_size;
 	void *main_tsan_fiber;
 	urt_loop_stats stats;
+	uint64_t remote_seen;     /* stats.remote at the last idle_spin check (loop.c) */
 	void *altstack;           /* this thread's signal stack, if urt made it */
 	pthread_t owner;          /* the thread the loop belongs to */
 	pid_t pid;                /* the process that made it: a forked child must not touch it */
@@ -308,6 +309,16 @@ bool urt__loop_inherited(void);
 uint64_t urt__now(urt_loop *l);
 /* CLOCK_MONOTONIC in ns, whatever the loop's clock. */
 uint64_t urt__mono_ns(void);
+
+/* The pause of a spin-wait loop (lets the sibling hyperthread run). */
+static inline void urt__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
 
 /* ---- parking ----------------------------------------------------------- */
 /* Check the running task may block: -EPERM outside a task, -ECANCELED,

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -94,6 +95,29 @@ static int poll_paused(urt_loop *l, uint64_t timeout)
 	return r;
 }
 
+/* The idle spin (urt_config.idle_spin_ns): after a tick that ran messages
+ * from other threads, poll the inbox for at most the spin time or the next
+ * timer. Only with no I/O in flight (its completions are seen only by
+ * entering the ring, so a spin would delay them) and no offload job in
+ * flight (the pool's workers need the CPUs then: 1,000 jobs in flight ran
+ * ~15 % slower with the loop spinning). true: a message is there. */
+static bool idle_spin(urt_loop *l, uint64_t timeout)
+{
+	bool recent = l->stats.remote != l->remote_seen;
+	l->remote_seen = l->stats.remote;
+	if (!recent || !l->cfg.idle_spin_ns || l->inflight || l->external ||
+	    (l->cfg.flags & URT_CFG_PAUSED_TIME))
+		return false;
+	uint64_t end = urt__mono_ns() + (timeout < l->cfg.idle_spin_ns ? timeout : l->cfg.idle_spin_ns);
+	while (!atomic_load_explicit(&l->inbox, memory_order_relaxed)) {
+		if (urt__mono_ns() >= end)
+			return false;
+		urt__cpu_relax();
+	}
+	l->stats.idle_spins++;
+	return true;
+}
+
 /* One tick, waiting at most max_wait ns for I/O or timers. */
 static int tick(urt_loop *l, uint64_t max_wait, bool user_phase)
 {
@@ -113,6 +137,8 @@ static int tick(urt_loop *l, uint64_t max_wait, bool user_phase)
 		break_deadlock(l);
 		return 0;
 	}
+	if (timeout && idle_spin(l, timeout))
+		timeout = 0; /* a message arrived while it spun */
 	if (timeout && !urt__inbox_sleep(l))
 		timeout = 0; /* a message arrived: do not sleep */
 	l->stats.ticks++;
@@ -178,6 +204,13 @@ static void config_defaults(urt_config *c, const urt_config *user)
 		c->stack_size = 64 * 1024;
 	if (!c->stack_pool)
 		c->stack_pool = 256;
+	if (!c->idle_spin_ns)
+		c->idle_spin_ns = 20 * 1000;
+	/* on one CPU a spin only keeps the thread that would post from running */
+	cpu_set_t cpus;
+	if (c->idle_spin_ns == UINT64_MAX ||
+	    (sched_getaffinity(0, sizeof cpus, &cpus) == 0 && CPU_COUNT(&cpus) < 2))
+		c->idle_spin_ns = 0;
 }
 
 

@@ -67,11 +67,13 @@ static void write_loop(FILE *f, const urt_loop *l)
 	for (unsigned i = 0; i < 8; i++)
 		fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)s->cqe_hist[i]);
 	fprintf(f, "],\"sq_full\":%llu,\"cq_overflow\":%llu,\"enobufs\":%llu,\"remote\":%llu,"
-		   "\"switches\":%llu,\"spawned\":%llu,\"alive\":%llu,\"stalls\":%llu}",
+		   "\"switches\":%llu,\"spawned\":%llu,\"alive\":%llu,\"stalls\":%llu,"
+		   "\"idle_spins\":%llu}",
 		(unsigned long long)s->sq_full, (unsigned long long)s->cq_overflow,
 		(unsigned long long)s->enobufs, (unsigned long long)s->remote,
 		(unsigned long long)s->switches, (unsigned long long)s->spawned,
-		(unsigned long long)s->alive, (unsigned long long)s->stalls);
+		(unsigned long long)s->alive, (unsigned long long)s->stalls,
+		(unsigned long long)s->idle_spins);
 }
 
 static void write_providers(FILE *f)

@@ -610,15 +610,6 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * URT_NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ volatile("yield");
-#endif
-}
-
 /* Poll the queue's length for up to ns without the lock. Every 64 polls
  * (a few microseconds) the spinner yields: when the scheduler has put it on the
  * CPU of a loop thread (or of a busy worker) that is runnable, that one
@@ -636,7 +627,7 @@ static void spin_on_queue(struct urt__pool *p, uint64_t ns)
 				return;
 			sched_yield();
 		}
-		cpu_relax();
+		urt__cpu_relax();
 	}
 }
 
