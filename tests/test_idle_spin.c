@@ -16,13 +16,6 @@
 #define MS URT_NS_PER_MS
 #define ROUND_TRIPS 200
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* A loop on its own thread with the given config; its main task sleeps
  * until stop is set, optionally with a read pending on a pipe (I/O in
  * flight), and leaves its loop's stats in stats. */
@@ -164,9 +157,9 @@ static atomic_uint_fast64_t slept_ms;
 static void *sleeper(void *arg)
 {
 	(void)arg;
-	uint64_t t0 = mono_ms();
+	uint64_t t0 = urt_test_mono_ms();
 	cr_expect_eq(urt_sleep(20 * MS), 0);
-	atomic_store(&slept_ms, mono_ms() - t0);
+	atomic_store(&slept_ms, urt_test_mono_ms() - t0);
 	return NULL;
 }
 
@@ -180,18 +173,18 @@ Test(idle_spin, bounded_by_timers_and_loop_end, .timeout = 60)
 {
 	spin_loop s = {.cfg = {.idle_spin_ns = 30 * URT_NS_PER_SEC}};
 	urt_loop *l = start(&s);
-	uint64_t t0 = mono_ms();
+	uint64_t t0 = urt_test_mono_ms();
 	urt_future *f;
 	cr_assert_eq(urt_submit(l, spawn_sleeper, NULL, &f), 0); /* the loop spins after this */
 	void *res = (void *)1;
 	cr_assert_eq(urt_future_wait(f, UINT64_MAX, &res), 0);
 	cr_expect_eq((intptr_t)res, 0);
 	urt_future_release(f);
-	while (!atomic_load(&slept_ms) && mono_ms() - t0 < 20000)
+	while (!atomic_load(&slept_ms) && urt_test_mono_ms() - t0 < 20000)
 		usleep(1000);
 	cr_expect(atomic_load(&slept_ms) >= 20 && atomic_load(&slept_ms) < 10000,
 		  "a 20 ms sleep took %llu ms", (unsigned long long)atomic_load(&slept_ms));
 	round_trips(l, 3);
 	finish(&s);
-	cr_expect_lt(mono_ms() - t0, 20000, "the loop took too long to end");
+	cr_expect_lt(urt_test_mono_ms() - t0, 20000, "the loop took too long to end");
 }

@@ -19,13 +19,6 @@
 #define MS URT_NS_PER_MS
 
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void *sleep_ms_job(void *arg)
 {
 	usleep((useconds_t)(intptr_t)arg * 1000);
@@ -84,7 +77,7 @@ static void *rendezvous_job(void *arg)
 	atomic_fetch_add(&rendezvous_in, 1);
 	bool met;
 	while (!(met = atomic_load(&rendezvous_in) >= 8 && atomic_load(&ticks) >= 8) &&
-	       mono_ms() < atomic_load(&rendezvous_end))
+	       urt_test_mono_ms() < atomic_load(&rendezvous_end))
 		usleep(500);
 	return met ? (void *)((intptr_t)arg + 1) : (void *)(intptr_t)-1;
 }
@@ -103,7 +96,7 @@ static void *eight_blockers_main(void *arg)
 	atomic_store(&ticks, 0);
 	atomic_store(&stop_ticker, 0);
 	atomic_store(&rendezvous_in, 0);
-	atomic_store(&rendezvous_end, mono_ms() + WAIT_MS);
+	atomic_store(&rendezvous_end, urt_test_mono_ms() + WAIT_MS);
 	cr_assert_eq(urt_spawn(&tick_task, ticker, NULL, NULL), 0);
 	for (int i = 0; i < 8; i++)
 		cr_assert_eq(urt_spawn(&t[i], offload_rendezvous, (void *)(intptr_t)100, NULL), 0);
@@ -308,7 +301,7 @@ static void *gated_all_enter_main(void *arg)
 	for (intptr_t i = 0; i < 6; i++)
 		cr_assert_eq(urt_spawn(&t[i], gated_task, (void *)(i + 1), NULL), 0);
 	/* no job finishes until every one started: only growth can start them */
-	for (uint64_t end = mono_ms() + WAIT_MS; atomic_load(&gate_entered) < 6 && mono_ms() < end;)
+	for (uint64_t end = urt_test_mono_ms() + WAIT_MS; atomic_load(&gate_entered) < 6 && urt_test_mono_ms() < end;)
 		urt_sleep(MS);
 	cr_expect_eq(atomic_load(&gate_entered), 6, "blocked jobs got %d threads", atomic_load(&gate_entered));
 	urt_offload_stats st;
@@ -338,9 +331,9 @@ static atomic_int spin_release;
 static void *spin_job(void *arg)
 {
 	(void)arg;
-	uint64_t end = mono_ms() + WAIT_MS;
+	uint64_t end = urt_test_mono_ms() + WAIT_MS;
 	volatile uint64_t x = 0;
-	while (!atomic_load(&spin_release) && mono_ms() < end)
+	while (!atomic_load(&spin_release) && urt_test_mono_ms() < end)
 		x++;
 	return NULL;
 }
@@ -360,7 +353,7 @@ static void *saturation_main(void *arg)
 		cr_assert_eq(urt_spawn(&hogs[i], cpu_hog, NULL, NULL), 0);
 	/* the CPU pool is busy, its queue holds the rest */
 	urt_offload_stats st;
-	for (uint64_t end = mono_ms() + WAIT_MS; mono_ms() < end; urt_sleep(MS)) {
+	for (uint64_t end = urt_test_mono_ms() + WAIT_MS; urt_test_mono_ms() < end; urt_sleep(MS)) {
 		urt_offload_stats_get(URT_POOL_CPU, &st);
 		if (st.running == 2 && st.queued == 4)
 			break;
@@ -421,7 +414,7 @@ static void *queue_full_main(void *arg)
 	for (intptr_t i = 0; i < 6; i++)
 		cr_assert_eq(urt_spawn(&t[i], gated_task, (void *)(i + 100), NULL), 0);
 	urt_offload_stats st;
-	for (uint64_t end = mono_ms() + WAIT_MS; mono_ms() < end; urt_sleep(MS)) {
+	for (uint64_t end = urt_test_mono_ms() + WAIT_MS; urt_test_mono_ms() < end; urt_sleep(MS)) {
 		urt_offload_stats_get(URT_POOL_BLOCKING, &st);
 		if (atomic_load(&gate_entered) >= 1 && st.running == 1 && st.queued == 2 &&
 		    st.waiting == 3)
@@ -437,7 +430,7 @@ static void *queue_full_main(void *arg)
 	cr_expect_eq(atomic_load(&try_result), -EAGAIN);
 	/* parked tasks leave the loop running (were it blocked, so would we) */
 	int before = atomic_load(&ticks);
-	for (uint64_t end = mono_ms() + WAIT_MS; atomic_load(&ticks) <= before && mono_ms() < end;)
+	for (uint64_t end = urt_test_mono_ms() + WAIT_MS; atomic_load(&ticks) <= before && urt_test_mono_ms() < end;)
 		urt_sleep(MS);
 	cr_expect_gt(atomic_load(&ticks), before, "the loop thread must not block");
 	atomic_store(&gate_open, 1);
@@ -470,7 +463,7 @@ static void *class_job(void *arg)
 	int peak = atomic_load(&class_peak);
 	while (n > peak && !atomic_compare_exchange_weak(&class_peak, &peak, n))
 		;
-	for (uint64_t end = mono_ms() + WAIT_MS; !atomic_load(&class_release) && mono_ms() < end;)
+	for (uint64_t end = urt_test_mono_ms() + WAIT_MS; !atomic_load(&class_release) && urt_test_mono_ms() < end;)
 		usleep(500);
 	atomic_fetch_sub(&in_class, 1);
 	return arg;
@@ -487,7 +480,7 @@ static void *class_main(void *arg)
 	urt_task *t[8];
 	for (int i = 0; i < 8; i++)
 		cr_assert_eq(urt_spawn(&t[i], class_task, NULL, NULL), 0);
-	for (uint64_t end = mono_ms() + WAIT_MS; atomic_load(&in_class) < 2 && mono_ms() < end;)
+	for (uint64_t end = urt_test_mono_ms() + WAIT_MS; atomic_load(&in_class) < 2 && urt_test_mono_ms() < end;)
 		urt_sleep(MS);
 	cr_expect_eq(atomic_load(&in_class), 2, "class 3 running %d", atomic_load(&in_class));
 	/* other classes do not queue behind class 3, held until released */
@@ -534,7 +527,7 @@ static void *cancel_main(void *arg)
 	/* pool cap 1: this one is still queued */
 	cr_assert_eq(urt_spawn(&queued, gated_task, (void *)2, NULL), 0);
 	urt_sleep(5 * MS);
-	uint64_t t0 = mono_ms();
+	uint64_t t0 = urt_test_mono_ms();
 	cr_assert_eq(urt_cancel(running), 0);
 	cr_assert_eq(urt_cancel(queued), 0);
 	void *r;
@@ -544,7 +537,7 @@ static void *cancel_main(void *arg)
 	cr_expect_eq((intptr_t)r, -ECANCELED);
 	/* the job runs until the gate opens below: a cancel that waited for it
 	 * would hang (the bound is loose for a loaded machine) */
-	cr_expect_lt(mono_ms() - t0, WAIT_MS / 2, "cancel must not wait for the job");
+	cr_expect_lt(urt_test_mono_ms() - t0, WAIT_MS / 2, "cancel must not wait for the job");
 	urt_offload_stats st;
 	urt_offload_stats_get(URT_POOL_BLOCKING, &st);
 	cr_expect_eq(st.running, 1, "the running job runs on");
@@ -617,13 +610,13 @@ Test(offload, run_returns_after_jobs_in_flight, .timeout = 10)
 {
 	gate_reset();
 	atomic_store(&heap_job_done, 0);
-	uint64_t t0 = mono_ms(); /* before the gate's 80 ms start */
+	uint64_t t0 = urt_test_mono_ms(); /* before the gate's 80 ms start */
 	pthread_t th;
 	pthread_create(&th, NULL, open_gate_later, NULL);
 	urt_test_baseline b = urt_test_baseline_take();
 	cr_assert_eq(urt_run(abandon_main, NULL, NULL, NULL), 0);
 	cr_expect_eq(atomic_load(&heap_job_done), 1, "urt_run returned while its job ran");
-	cr_expect_geq(mono_ms() - t0, 80);
+	cr_expect_geq(urt_test_mono_ms() - t0, 80);
 	pthread_join(th, NULL);
 	cr_assert_eq(urt_offload_shutdown(), 0);
 	urt_test_fds_threads_check(b);
@@ -644,7 +637,7 @@ static void *keep_alive_main(void *arg)
 	urt_offload_stats st;
 	urt_offload_stats_get(URT_POOL_BLOCKING, &st);
 	cr_expect_eq(st.threads, 1, "the worker went before its keep-alive");
-	for (uint64_t end = mono_ms() + WAIT_MS; st.threads && mono_ms() < end;) {
+	for (uint64_t end = urt_test_mono_ms() + WAIT_MS; st.threads && urt_test_mono_ms() < end;) {
 		urt_sleep(5 * MS);
 		urt_offload_stats_get(URT_POOL_BLOCKING, &st);
 	}

@@ -18,13 +18,6 @@
  * long enough for any loaded machine, short of the tests' timeouts. */
 #define WAIT_MS 8000
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* A loop on its own thread whose main task lives until told to stop (it
  * polls: a loop cannot know that foreign threads will still submit). */
 typedef struct loop_thread {
@@ -268,7 +261,7 @@ Test(submit, cancel_running_task, .timeout = 10)
 	cr_assert_eq(urt_submit(l, sleepy, (void *)5000, &f), 0);
 	/* cancel it once it runs (a cancel before its sleep ends that sleep
 	 * at once, the same result) */
-	for (uint64_t end = mono_ms() + WAIT_MS; !atomic_load(&sleepy_started) && mono_ms() < end;)
+	for (uint64_t end = urt_test_mono_ms() + WAIT_MS; !atomic_load(&sleepy_started) && urt_test_mono_ms() < end;)
 		usleep(200);
 	cr_assert(atomic_load(&sleepy_started), "the submitted task never ran");
 	cr_expect_eq(urt_future_cancel(f), 0);
@@ -367,7 +360,7 @@ Test(submit, call_soon_and_release_unwaited, .timeout = 10)
 	urt_future *f;
 	cr_assert_eq(urt_submit(l, soon_fn, (void *)10, &f), 0);
 	urt_future_release(f);
-	for (uint64_t end = mono_ms() + WAIT_MS; atomic_load(&soon_ran) != 11 && mono_ms() < end;)
+	for (uint64_t end = urt_test_mono_ms() + WAIT_MS; atomic_load(&soon_ran) != 11 && urt_test_mono_ms() < end;)
 		usleep(1000);
 	cr_expect_eq(atomic_load(&soon_ran), 11);
 	loop_stop(&lt);
@@ -403,7 +396,7 @@ static void loop_to_loop(unsigned flags)
 	loop_thread lt;
 	peer = loop_start(&lt);
 	run_here(loop_to_loop_main);
-	for (uint64_t end = mono_ms() + WAIT_MS; atomic_load(&soon_ran) != 1 && mono_ms() < end;)
+	for (uint64_t end = urt_test_mono_ms() + WAIT_MS; atomic_load(&soon_ran) != 1 && urt_test_mono_ms() < end;)
 		usleep(1000);
 	cr_expect_eq(atomic_load(&soon_ran), 1);
 	loop_stop(&lt);

@@ -139,6 +139,13 @@ int urt_test_readable(int fd)
 
 int urt_test_tid(void) { return (int)syscall(SYS_gettid); }
 
+uint64_t urt_test_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* The system call thread tid is in: its number, -2 if running, -1 if the
  * kernel cannot tell. */
 static long syscall_of(int tid)

@@ -41,6 +41,8 @@ int urt_test_readable(int fd);
 int urt_test_tid(void);
 /* A loopback TCP port nothing listens on right now (bound, then released). */
 uint16_t urt_test_free_port(void);
+/* CLOCK_MONOTONIC in ms: real time, whatever a loop's clock says (paused). */
+uint64_t urt_test_mono_ms(void);
 /* Wait until thread tid of this process is seen blocked in system call nr
  * (or nr2; -1: none) several times in a row (/proc/self/task/<tid>/syscall),
  * for at most timeout_ms. For a test thread that must act only once
