@@ -220,6 +220,7 @@ struct urt_loop {
 	void (*flush)(urt_loop *l);
 	urt_task *all;            /* list of every task not yet freed */
 	bool deadlocked;          /* every task waited forever: they were cancelled */
+	unsigned step_fails;      /* urt_loop_step: ring errors in a row */
 	urt_task *free_tasks, *free_tasks_tail; /* FIFO record pool */
 	struct urt_stack_pool {   /* reusable stacks of one mapping size */
 		size_t mapping;   /* 0: slot unused (slot 0: the default size) */

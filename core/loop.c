@@ -154,6 +154,9 @@ static int tick(urt_loop *l, uint64_t max_wait, bool user_phase)
 	return 0;
 }
 
+/* io_uring_enter failures in a row before the loop gives up on its ring. */
+#define URT_RING_TRIES 3
+
 /* Tick until no task of the kind counted by *alive is left. A failed
  * io_uring_enter is retried a few times in a row (the ring may recover;
  * no completion may be abandoned while it can still arrive), then
@@ -163,7 +166,7 @@ static int run_until(urt_loop *l, const unsigned *alive, bool user_phase)
 	int fails = 0;
 	while (*alive) {
 		int r = tick(l, URT_NO_DEADLINE, user_phase);
-		if (r < 0 && ++fails >= 3)
+		if (r < 0 && ++fails >= URT_RING_TRIES)
 			return r;
 		if (r == 0)
 			fails = 0;
@@ -171,7 +174,7 @@ static int run_until(urt_loop *l, const unsigned *alive, bool user_phase)
 	return 0;
 }
 
-/* The ring failed under urt_run: cancel every task (their blocking calls
+/* The ring failed under urt_run or urt_loop_step: cancel every task (their blocking calls
  * return -ECANCELED) and run them to their end so the loop can be torn
  * down. If the ring keeps failing, abandon the loop: its memory is never
  * freed (the kernel may still write into task stacks), it refuses
@@ -258,8 +261,14 @@ int urt_loop_step(urt_loop *l, uint64_t timeout_ns)
 		return -EBUSY; /* called from inside a task */
 	urt__inbox_awake(l);
 	int r = tick(l, timeout_ns, true);
-	if (r < 0)
+	if (r < 0) {
+		/* as urt_run: retried by the embedder's next steps (the ring may
+		 * recover), then the tasks are wound down or the loop abandoned */
+		if (++l->step_fails >= URT_RING_TRIES)
+			wind_down(l);
 		return r;
+	}
+	l->step_fails = 0;
 	/* run what the completions just woke, so the embedder's next wait is
 	 * for new events only */
 	urt__inbox_drain(l);
@@ -322,7 +331,7 @@ int urt_loop_destroy(urt_loop *l)
 		if (t->state != URT_T_DONE)
 			urt_cancel(t);
 	int r = run_until(l, &l->system_alive, false);
-	for (int fails = 0; fails < 3 && (l->inflight || l->external);)
+	for (int fails = 0; fails < URT_RING_TRIES && (l->inflight || l->external);)
 		if ((r = tick(l, URT_NO_DEADLINE, false)) < 0)
 			fails++; /* retried: a completion must not be abandoned */
 	urt__inbox_set_state(l, URT_LOOP_CLOSED); /* no poster touches the backend after this */

@@ -89,7 +89,12 @@ URT_API int urt_run(urt_task_fn fn, void *arg, const urt_config *cfg, void **res
 URT_API int urt_loop_create(urt_loop **out, const urt_config *cfg);
 /* Run one tick, waiting at most timeout_ns (0: do not wait) for I/O or
  * timers. Returns the number of user tasks still alive (0: all done);
- * -EINVAL if loop is not this thread's; -EBUSY from inside a task. */
+ * -EINVAL if loop is not this thread's; -EBUSY from inside a task; the
+ * ring's error if io_uring_enter failed: call again to retry. At the
+ * third failure in a row the loop winds down as urt_run does: every task
+ * is cancelled and run to its end (then urt_loop_destroy works), or, if
+ * the ring stays broken, the loop is abandoned (its memory is kept, the
+ * thread has no loop and may create one; this loop's calls get -EINVAL). */
 URT_API int urt_loop_step(urt_loop *loop, uint64_t timeout_ns);
 /* An eventfd that becomes readable whenever the loop has completions to
  * process: poll it from another event loop and call urt_loop_step. Call

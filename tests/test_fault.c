@@ -405,6 +405,101 @@ Test(fault, eventfd_eintr, .timeout = 60)
 	urt_offload_shutdown();
 }
 
+/* ---- urt_loop_step and a failing ring ----------------------------------- */
+
+/* What the step tests' task returned (the embedder's thread cannot join:
+ * joining blocks, which only a task may do). */
+static intptr_t step_result;
+static int step_done;
+
+/* Sleeps (20 ms, or 10 s if arg); if cancelled, heals the ring first so
+ * the wind-down that cancelled it can finish. */
+static void *step_sleeper(void *arg)
+{
+	int r = urt_sleep(arg ? 10 * URT_NS_PER_SEC : 20 * MS);
+	if (r == -ECANCELED)
+		urt_fault_set(URT_FAULT_ENTER, 0, -1);
+	step_result = r;
+	step_done = 1;
+	return NULL;
+}
+
+static urt_loop *step_loop(void *sleeper_arg)
+{
+	urt_loop *l;
+	cr_assert_eq(urt_loop_create(&l, &(urt_config){.stall_ns = UINT64_MAX}), 0);
+	step_done = 0;
+	step_result = 1;
+	cr_assert_eq(urt_spawn(NULL, step_sleeper, sleeper_arg, NULL), 0);
+	cr_assert_eq(urt_loop_step(l, 0), 1); /* the task is asleep */
+	return l;
+}
+
+/* Two failed steps are retried by the next step: the task is untouched. */
+Test(fault, step_retries_ring_errors, .timeout = 60)
+{
+	urt_loop *l = step_loop(NULL);
+	cr_assert_eq(urt_fault_set(URT_FAULT_ENTER, -1, -EFAULT), 0);
+	cr_expect_eq(urt_loop_step(l, MS), -EFAULT);
+	cr_expect_eq(urt_loop_step(l, MS), -EFAULT);
+	urt_fault_set(URT_FAULT_ENTER, 0, -1);
+	cr_assert_eq(urt_loop_current(), l, "two failures do not end the loop");
+	int alive;
+	while ((alive = urt_loop_step(l, 10 * MS)) > 0)
+		;
+	cr_assert_eq(alive, 0);
+	cr_expect(step_done);
+	cr_expect_eq(step_result, 0, "the sleep was not cancelled");
+	cr_expect_eq(urt_loop_destroy(l), 0);
+}
+
+/* The third failure in a row winds the loop down: its task is cancelled
+ * and run to its end, and the loop can be destroyed. */
+Test(fault, step_winds_down_after_three_failures, .timeout = 60)
+{
+	urt_loop *l = step_loop((void *)1);
+	cr_assert_eq(urt_fault_set(URT_FAULT_ENTER, -1, -EFAULT), 0);
+	for (int i = 0; i < 3; i++)
+		cr_expect_eq(urt_loop_step(l, MS), -EFAULT, "step %d", i);
+	urt_fault_set(URT_FAULT_ENTER, 0, -1);
+	cr_assert_eq(urt_loop_current(), l);
+	cr_expect(step_done, "the wind-down ran the task to its end");
+	cr_expect_eq(step_result, -ECANCELED, "the wind-down cancelled the task");
+	cr_expect_eq(urt_loop_destroy(l), 0);
+	cr_expect_null(urt_loop_current());
+}
+
+/* A read stays in flight on a ring that stays broken: cancelling it needs
+ * the ring, so the loop is abandoned, not freed, and the thread can run a
+ * new one. */
+static void *pipe_reader(void *arg)
+{
+	char c;
+	return (void *)(intptr_t)urt_read(*(int *)arg, &c, 1, -1);
+}
+
+Test(fault, step_abandons_a_broken_loop, .timeout = 60)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	urt_loop *l;
+	cr_assert_eq(urt_loop_create(&l, &(urt_config){.stall_ns = UINT64_MAX}), 0);
+	cr_assert_eq(urt_spawn(NULL, pipe_reader, &p[0], NULL), 0);
+	cr_assert_eq(urt_loop_step(l, 0), 1); /* the read is submitted */
+	cr_assert_eq(urt_fault_set(URT_FAULT_ENTER, -1, -EFAULT), 0);
+	for (int i = 0; i < 3; i++)
+		cr_expect_eq(urt_loop_step(l, MS), -EFAULT, "step %d", i);
+	urt_fault_set(URT_FAULT_ENTER, 0, -1);
+	cr_expect_null(urt_loop_current(), "abandoned");
+	cr_expect_eq(urt_loop_step(l, MS), -EINVAL);
+	cr_expect_eq(urt_loop_destroy(l), -EINVAL);
+	void *res = NULL;
+	cr_expect_eq(urt_run(nothing, (void *)7, NULL, &res), 0);
+	cr_expect_eq(res, (void *)7);
+	close(p[1]);
+	close(p[0]);
+}
+
 #else
 
 Test(fault, skipped) { cr_skip_test("built without -DURT_FAULT_INJECTION=ON"); }
