@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "check.h"
 #include "urt_log.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -25,16 +26,13 @@ static char dir[64];
 
 static void setup(void)
 {
-	strcpy(dir, "/tmp/urt_log_XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	urt_test_tmpdir(dir, sizeof dir);
 }
 
 static void teardown(void)
 {
-	char cmd[128];
 	urt_log_close();
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	cr_expect_eq(system(cmd), 0);
+	urt_test_rmtree(dir);
 }
 
 static char *path_in(const char *name)

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "check.h"
 #include "urt_log.h"
 
 static char dir[64];
@@ -22,17 +23,14 @@ static char path[128];
 
 static void setup(void)
 {
-	strcpy(dir, "/tmp/urt_logfp_XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	urt_test_tmpdir(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/out.log", dir);
 }
 
 static void teardown(void)
 {
-	char cmd[128];
 	urt_log_close();
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	cr_expect_eq(system(cmd), 0);
+	urt_test_rmtree(dir);
 }
 
 static urt_log_config cfg(size_t ring, enum urt_log_policy policy)

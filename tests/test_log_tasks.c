@@ -17,17 +17,14 @@ static char dir[64], path[128];
 
 static void setup(void)
 {
-	strcpy(dir, "/tmp/urt_logt_XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	urt_test_tmpdir(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/t.log", dir);
 }
 
 static void teardown(void)
 {
-	char cmd[128];
 	urt_log_close();
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	cr_expect_eq(system(cmd), 0);
+	urt_test_rmtree(dir);
 }
 
 static char *slurp(const char *p, size_t *lines)
