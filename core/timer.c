@@ -42,12 +42,11 @@ static void sift_down(urt_loop *l, unsigned i)
 	heap_set(l, i, t);
 }
 
-/* Grow the heap so arming never fails: called when a task is spawned, so
+/* Grow the heap so arming never fails: called (through the inline
+ * urt__timer_reserve, once n exceeds heap_cap) when a task is spawned, so
  * there is a slot for every task before any of them parks. */
 int urt__timer_grow(urt_loop *l, unsigned n)
 {
-	if (n <= l->heap_cap)
-		return 0;
 	unsigned cap = l->heap_cap ? l->heap_cap : 64;
 	while (cap < n)
 		cap *= 2;
