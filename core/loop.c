@@ -100,7 +100,8 @@ static int poll_paused(urt_loop *l, uint64_t timeout)
  * timer. Only with no I/O in flight (its completions are seen only by
  * entering the ring, so a spin would delay them) and no offload job in
  * flight (the pool's workers need the CPUs then: 1,000 jobs in flight ran
- * ~15 % slower with the loop spinning). true: a message is there. */
+ * at 5.2 instead of 6.0 M jobs/s with the loop spinning, docs/offload.md).
+ * true: a message is there. */
 static bool idle_spin(urt_loop *l, uint64_t timeout)
 {
 	bool recent = l->stats.remote != l->remote_seen;
