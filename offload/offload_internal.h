@@ -65,9 +65,17 @@ struct urt__job {
 /* A worker thread's record (on its own stack). */
 struct urt__worker {
 	struct urt__worker *next, *prev; /* on the pool's idle list */
+	struct urt__worker *all_next, *all_prev; /* on the pool's list of all workers */
 	pthread_cond_t cv;               /* signalled when it is woken for work */
 	bool idle;                       /* on the idle list */
 	bool woken;                      /* taken off it by kick(): counted in nwaking */
+	_Atomic bool in_job;             /* running a job's function (the monitor reads it) */
+	pid_t tid;                       /* its kernel thread id (/proc/self/task/tid/stat) */
+	uint64_t jobs;                   /* jobs it finished */
+	uint64_t jobs_mark;              /* jobs when the monitor's period began */
+	clockid_t cpu_clock;             /* its CPU-time clock */
+	unsigned still_periods;          /* growth periods in a row on one job */
+	uint64_t cpu_mark;               /* its CPU time when that began */
 };
 
 struct urt__pool_class {
@@ -107,6 +115,7 @@ struct urt__pool {
 	struct urt__job *qhead, *qtail;  /* main queue, FIFO */
 	struct urt__job *whead, *wtail;  /* tasks parked for room, FIFO */
 	struct urt__worker *idle;        /* sleeping workers, most recent first */
+	struct urt__worker *all;         /* every running worker (the monitor reads their counts) */
 	struct urt__pool_class cls[URT_OFFLOAD_CLASSES];
 	_Atomic uint64_t done;           /* finished jobs */
 	bool is_cpu;

@@ -294,6 +294,60 @@ Test(offload, trivial_jobs_do_not_fill_the_cap, .timeout = 20)
 	urt_test_run_offload(many_trivial_main, NULL);
 }
 
+/* Jobs of a few microseconds of CPU each, queued for far longer than a
+ * growth period (1 ms): the workers are short of CPU, not blocked, and
+ * more threads would only share the CPUs with them. Without the monitor's
+ * churn check the pool grew by one thread per period here (to 16-25). */
+static long short_left;
+
+static void *cpu_short_job(void *arg)
+{
+	struct timespec a, b;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+	do /* 5 us of this thread's CPU time: preemption does not end it early */
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+	while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < 5000);
+	return arg;
+}
+
+static void *short_task(void *arg)
+{
+	(void)arg;
+	while (short_left-- > 0) /* one loop thread: no race */
+		if (urt_to_thread(cpu_short_job, NULL, NULL) != 0)
+			return (void *)1;
+	return NULL;
+}
+
+static void *cpu_short_main(void *arg)
+{
+	(void)arg;
+	enum { TASKS = 2000 };
+	static urt_task *t[TASKS];
+	short_left = 20000; /* 100 ms of CPU; the queue holds ~2,000 at a time */
+	for (int i = 0; i < TASKS; i++)
+		cr_assert_eq(urt_spawn(&t[i], short_task, NULL, NULL), 0);
+	for (int i = 0; i < TASKS; i++) {
+		void *r;
+		urt_join(t[i], &r);
+		cr_expect_null(r);
+	}
+	urt_offload_stats st;
+	urt_offload_stats_get(URT_POOL_BLOCKING, &st);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	/* a thread per CPU; a few more when every worker went without CPU
+	 * for a whole period on a loaded machine (up to 8 on 2 CPUs with 3
+	 * busy loops beside; 16-25 without the check) */
+	cr_expect_leq(st.threads, 2 * (unsigned)cpus + 6, "%u threads for CPU-short jobs on %ld CPUs",
+		      st.threads, cpus);
+	return NULL;
+}
+
+Test(offload, cpu_short_jobs_do_not_grow_the_pool, .timeout = 30)
+{
+	urt_test_run_offload(cpu_short_main, NULL);
+}
+
 static void *gated_all_enter_main(void *arg)
 {
 	(void)arg;
@@ -382,6 +436,45 @@ Test(offload, cpu_saturation_does_not_delay_blocking_jobs, .timeout = 20)
 {
 	cr_assert_eq(urt_offload_configure(&(urt_offload_config){.cpu_threads = 2}), 0);
 	urt_test_run_offload(saturation_main, NULL);
+}
+
+/* Long CPU work in the blocking pool (it belongs in the CPU pool, but it
+ * happens) holds its workers as surely as a blocking call: once it has had
+ * 10 ms of CPU the pool grows, so a short job queued behind it runs. */
+static void *blocking_hog(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)urt_to_thread(spin_job, NULL, NULL);
+}
+
+static void *long_cpu_main(void *arg)
+{
+	(void)arg;
+	atomic_store(&spin_release, 0);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	enum { MAX_HOGS = 9 };
+	int n = cpus + 1 < MAX_HOGS ? (int)cpus + 1 : MAX_HOGS;
+	urt_task *hogs[MAX_HOGS];
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(urt_spawn(&hogs[i], blocking_hog, NULL, NULL), 0);
+	urt_sleep(MS); /* the hogs' jobs are queued first */
+	urt_deadline d;
+	cr_assert_eq(urt_deadline_enter(&d, WAIT_MS / 2 * MS), 0);
+	cr_expect_eq(urt_to_thread(sleep_ms_job, (void *)(intptr_t)1, NULL), 0,
+		     "a short job waited behind long CPU jobs");
+	urt_deadline_exit(&d);
+	atomic_store(&spin_release, 1);
+	for (int i = 0; i < n; i++) {
+		void *r;
+		urt_join(hogs[i], &r);
+		cr_expect_eq((intptr_t)r, 0);
+	}
+	return NULL;
+}
+
+Test(offload, long_cpu_jobs_grow_the_pool, .timeout = 20)
+{
+	urt_test_run_offload(long_cpu_main, NULL);
 }
 
 /* ---- back-pressure --------------------------------------------------------- */
