@@ -53,10 +53,11 @@ static void fork_init(void)
 	pthread_atfork(NULL, NULL, fork_child);
 }
 
-urt_loop *urt_loop_current(void) { return urt__loop(); }
+/* hot (here and in task.c): beside urt__log_emit, which calls them (log/record.c) */
+__attribute__((hot)) urt_loop *urt_loop_current(void) { return urt__loop(); }
 int urt__loop_foreign(const urt_loop *l) { return l && l->pid != self_pid ? -ECHILD : 0; }
 bool urt__loop_inherited(void) { return inherited_loop != NULL; }
-uint64_t urt_loop_id(const urt_loop *l) { return l ? l->id : 0; }
+__attribute__((hot)) uint64_t urt_loop_id(const urt_loop *l) { return l ? l->id : 0; }
 
 int urt_loop_stats_get(const urt_loop *l, urt_loop_stats *out)
 {

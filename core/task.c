@@ -423,11 +423,11 @@ int urt_yield(void)
 	return urt__switch(l, t, next); /* a tail call: see switch.h */
 }
 
-urt_task *urt_self(void)
+__attribute__((hot)) urt_task *urt_self(void)
 {
 	urt_loop *l = urt__loop();
 	return l ? l->current : NULL;
 }
 
-uint64_t urt_task_id(const urt_task *t) { return t ? t->id : 0; }
-const char *urt_task_name(const urt_task *t) { return t ? t->name : NULL; }
+__attribute__((hot)) uint64_t urt_task_id(const urt_task *t) { return t ? t->id : 0; }
+__attribute__((hot)) const char *urt_task_name(const urt_task *t) { return t ? t->name : NULL; }
