@@ -4,6 +4,7 @@
 #include "uring_internal.h"
 
 #include <errno.h>
+#include <sched.h>
 
 /* Publish queued SQEs to the kernel; returns how many it has not consumed. */
 static unsigned flush_sq(struct io_uring *ring)
@@ -21,6 +22,13 @@ static unsigned flush_sq(struct io_uring *ring)
  * case a quiet CQE was not posted at submission after all (a failed
  * submit): the extra wait for real work is then bounded. */
 #define QUIET_CAP_NS (100 * URT_NS_PER_MS)
+
+/* Under valgrind (3.19 at least), a thread in io_uring_enter keeps
+ * valgrind's big lock: no other thread of the process runs until the
+ * enter returns, so a loop waiting for a worker's completion (offload,
+ * cross-thread submission) would wait forever. There the loop yields the
+ * lock before each wait and waits at most this long. */
+#define VALGRIND_WAIT_NS (1 * URT_NS_PER_MS)
 
 static bool cq_needs_flush(struct io_uring *ring)
 {
@@ -117,6 +125,11 @@ int urt__backend_poll(urt_loop *l, uint64_t timeout_ns)
 
 	if (wait) {
 		min = 1;
+		if (URT_UNLIKELY(b->under_valgrind)) {
+			sched_yield();
+			if (timeout_ns > VALGRIND_WAIT_NS)
+				timeout_ns = VALGRIND_WAIT_NS;
+		}
 		if (b->quiet && b->ext_arg) {
 			min += b->quiet;
 			if (timeout_ns > QUIET_CAP_NS)

@@ -6,6 +6,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define URT_VALGRIND 1
+#endif
+#endif
 
 static void noop_complete(urt_op *op, int res, unsigned flags)
 {
@@ -47,6 +53,9 @@ static int ring_create(struct urt_backend *b, const urt_config *cfg)
 		if (r == 0) {
 			b->setup_flags = p.flags;
 			b->ext_arg = (p.features & IORING_FEAT_EXT_ARG) && !(cfg->flags & URT_CFG_NO_EXT_ARG);
+#ifdef URT_VALGRIND
+			b->under_valgrind = RUNNING_ON_VALGRIND != 0;
+#endif
 			return 0;
 		}
 		if (r != -EINVAL)

@@ -12,6 +12,7 @@ struct urt_backend {
 	unsigned setup_flags;   /* IORING_SETUP_* the ring was created with */
 	bool registered_fd;     /* enter through the registered ring index */
 	bool ext_arg;           /* IORING_ENTER_EXT_ARG waits (else a TIMEOUT SQE) */
+	bool under_valgrind;    /* waits are short and yield first (poll.c) */
 	bool op_socket;         /* IORING_OP_SOCKET usable */
 	/* SQEs taken since the last enter whose CQE the kernel posts during
 	 * that enter's submission and which wake no task (sender.c: first
