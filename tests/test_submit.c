@@ -327,9 +327,12 @@ static void *wait_own_loop(void *arg)
 	cr_assert_eq(urt_submit(urt_loop_current(), add_one, (void *)1, &f), 0);
 	cr_expect_eq(urt_future_wait(f, 0, NULL), -EDEADLK);
 	cr_expect_eq(urt_future_wait(f, UINT64_MAX, NULL), -EDEADLK);
-	urt_yield();
-	urt_sleep(MS);
-	void *res;
+	/* the submitted task runs once this one lets the loop tick (a bound
+	 * in ticks, not time: a fixed sleep can expire in the same tick that
+	 * spawns it, before it ran, on a slow machine or under valgrind) */
+	for (int i = 0; i < 1000 && !urt_future_done(f); i++)
+		urt_sleep(MS);
+	void *res = NULL;
 	cr_expect_eq(urt_future_wait(f, UINT64_MAX, &res), 0, "done by now: no deadlock");
 	cr_expect_eq((intptr_t)res, 2);
 	urt_future_release(f);
