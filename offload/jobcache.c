@@ -36,20 +36,34 @@ static void cache_drain(void *unused)
 
 static void cache_key_make(void) { (void)pthread_key_create(&cache_key, cache_drain); }
 
+/* A job's record is JOB_BYTES, 64-byte aligned. Zeroed with eight
+ * vector stores: a memset of it compiles to rep stos, whose start-up
+ * costs more than the stores themselves (and callgrind counts 15
+ * instructions for it). */
+#define JOB_BYTES ((sizeof(struct urt__job) + 63) & ~(size_t)63)
+typedef char job_v16 __attribute__((vector_size(16)));
+static inline void job_zero(struct urt__job *j)
+{
+	job_v16 *v = __builtin_assume_aligned(j, 64), zero = {0};
+	__asm__("" : "+x"(zero)); /* an unknown value: not turned back into memset */
+	for (size_t i = 0; i < JOB_BYTES / sizeof *v; i++)
+		v[i] = zero;
+}
+
 struct urt__job *urt__job_alloc(void)
 {
 	if (urt__fault(URT_FAULT_ALLOC))
 		return NULL;
 	struct urt__job *j = cache;
 	if (!j) { /* on cache lines of its own: see struct urt__job */
-		j = aligned_alloc(64, (sizeof *j + 63) & ~(size_t)63);
+		j = aligned_alloc(64, JOB_BYTES);
 		if (j)
-			memset(j, 0, sizeof *j);
+			job_zero(j);
 		return j;
 	}
 	cache = j->next;
 	cache_n--;
-	memset(j, 0, sizeof *j);
+	job_zero(j);
 	return j;
 }
 
