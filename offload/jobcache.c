@@ -45,7 +45,11 @@ typedef char job_v16 __attribute__((vector_size(16)));
 static inline void job_zero(struct urt__job *j)
 {
 	job_v16 *v = __builtin_assume_aligned(j, 64), zero = {0};
+#if defined(__x86_64__)
 	__asm__("" : "+x"(zero)); /* an unknown value: not turned back into memset */
+#elif defined(__aarch64__)
+	__asm__("" : "+w"(zero));
+#endif
 	for (size_t i = 0; i < JOB_BYTES / sizeof *v; i++)
 		v[i] = zero;
 }
