@@ -254,38 +254,49 @@ Test(offload, empty_context_isolated_on_worker, .timeout = 10)
 
 /* ---- growth: a limit, not a target ------------------------------------------ */
 
-static long trivial_left;
+/* ntasks tasks share jobs calls of urt_to_thread(fn); returns the
+ * blocking pool's thread count at the end. */
+static long churn_left;
+static urt_task_fn churn_fn;
 
-static void *trivial_job(void *arg) { return arg; }
-
-static void *trivial_task(void *arg)
+static void *churn_task(void *arg)
 {
 	(void)arg;
-	while (trivial_left-- > 0) /* one loop thread: no race */
-		if (urt_to_thread(trivial_job, NULL, NULL) != 0)
+	while (churn_left-- > 0) /* one loop thread: no race */
+		if (urt_to_thread(churn_fn, NULL, NULL) != 0)
 			return (void *)1;
 	return NULL;
 }
 
-static void *many_trivial_main(void *arg)
+static unsigned churn(urt_task_fn fn, long jobs, int ntasks)
 {
-	(void)arg;
-	urt_task *t[200];
-	trivial_left = 20000;
-	for (int i = 0; i < 200; i++)
-		cr_assert_eq(urt_spawn(&t[i], trivial_task, NULL, NULL), 0);
-	for (int i = 0; i < 200; i++) {
+	static urt_task *t[2000];
+	cr_assert_leq(ntasks, 2000);
+	churn_fn = fn;
+	churn_left = jobs;
+	for (int i = 0; i < ntasks; i++)
+		cr_assert_eq(urt_spawn(&t[i], churn_task, NULL, NULL), 0);
+	for (int i = 0; i < ntasks; i++) {
 		void *r;
 		urt_join(t[i], &r);
 		cr_expect_null(r);
 	}
 	urt_offload_stats st;
 	urt_offload_stats_get(URT_POOL_BLOCKING, &st);
+	return st.threads;
+}
+
+static void *trivial_job(void *arg) { return arg; }
+
+static void *many_trivial_main(void *arg)
+{
+	(void)arg;
+	unsigned threads = churn(trivial_job, 20000, 200);
 	/* a thread per CPU runs them; a few more at most if the machine is
 	 * so loaded that jobs waited over a growth period (the old pool went
 	 * to its cap of 64 here) */
-	cr_expect_leq(st.threads, 16, "%u threads for trivial jobs", st.threads);
-	cr_expect_geq(st.threads, 1);
+	cr_expect_leq(threads, 16, "%u threads for trivial jobs", threads);
+	cr_expect_geq(threads, 1);
 	return NULL;
 }
 
@@ -298,8 +309,6 @@ Test(offload, trivial_jobs_do_not_fill_the_cap, .timeout = 20)
  * growth period (1 ms): the workers are short of CPU, not blocked, and
  * more threads would only share the CPUs with them. Without the monitor's
  * churn check the pool grew by one thread per period here (to 16-25). */
-static long short_left;
-
 static void *cpu_short_job(void *arg)
 {
 	struct timespec a, b;
@@ -310,36 +319,17 @@ static void *cpu_short_job(void *arg)
 	return arg;
 }
 
-static void *short_task(void *arg)
-{
-	(void)arg;
-	while (short_left-- > 0) /* one loop thread: no race */
-		if (urt_to_thread(cpu_short_job, NULL, NULL) != 0)
-			return (void *)1;
-	return NULL;
-}
-
 static void *cpu_short_main(void *arg)
 {
 	(void)arg;
-	enum { TASKS = 2000 };
-	static urt_task *t[TASKS];
-	short_left = 20000; /* 100 ms of CPU; the queue holds ~2,000 at a time */
-	for (int i = 0; i < TASKS; i++)
-		cr_assert_eq(urt_spawn(&t[i], short_task, NULL, NULL), 0);
-	for (int i = 0; i < TASKS; i++) {
-		void *r;
-		urt_join(t[i], &r);
-		cr_expect_null(r);
-	}
-	urt_offload_stats st;
-	urt_offload_stats_get(URT_POOL_BLOCKING, &st);
+	/* 100 ms of CPU; the queue holds ~2,000 at a time */
+	unsigned threads = churn(cpu_short_job, 20000, 2000);
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	/* a thread per CPU; a few more when every worker went without CPU
 	 * for a whole period on a loaded machine (up to 8 on 2 CPUs with 3
 	 * busy loops beside; 16-25 without the check) */
-	cr_expect_leq(st.threads, 2 * (unsigned)cpus + 6, "%u threads for CPU-short jobs on %ld CPUs",
-		      st.threads, cpus);
+	cr_expect_leq(threads, 2 * (unsigned)cpus + 6, "%u threads for CPU-short jobs on %ld CPUs",
+		      threads, cpus);
 	return NULL;
 }
 
