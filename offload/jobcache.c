@@ -17,9 +17,11 @@
 /* what a completion writes and job_done reads fits one cache line */
 _Static_assert(offsetof(struct urt__job, wait) + sizeof(void *) <= 64, "urt__job's first line");
 
-static __thread struct urt__job *cache;   /* linked through next */
-static __thread unsigned cache_n;
-static __thread bool cache_registered;    /* exit destructor armed */
+/* initial-exec, as every thread-local on a per-job path: in liburt.so the
+ * default model calls __tls_get_addr on each access (core/loop.c) */
+static __thread struct urt__job *cache __attribute__((tls_model("initial-exec"))); /* linked through next */
+static __thread unsigned cache_n __attribute__((tls_model("initial-exec")));
+static __thread bool cache_registered __attribute__((tls_model("initial-exec"))); /* exit destructor armed */
 static pthread_key_t cache_key;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 

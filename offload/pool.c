@@ -63,7 +63,7 @@ struct urt__offload_cfg urt__ocfg = {
  * CPU for 10 ms and more in the middle of a 5 us job. */
 #define GROW_LONG_PERIODS 10
 
-static __thread struct urt__job *current_job; /* the job this worker runs */
+static __thread struct urt__job *current_job __attribute__((tls_model("initial-exec"))); /* the job this worker runs */
 
 static unsigned cpus_allowed(void)
 {
@@ -426,7 +426,8 @@ struct batch {
 	struct urt__job *head, *tail; /* FIFO */
 	unsigned n;
 };
-static __thread struct batch batches[2]; /* [is_cpu] */
+/* initial-exec: see jobcache.c */
+static __thread struct batch batches[2] __attribute__((tls_model("initial-exec"))); /* [is_cpu] */
 
 /* Several jobs at once onto the intake (v[0] oldest); false: take the lock. */
 static bool intake_push_many(struct urt__pool *p, struct urt__job **v, unsigned n)

@@ -14,7 +14,7 @@ static __thread struct {
 	urt_loop *bufs_loop;     /* loop whose ring has registered buffers */
 	struct iovec *bufs;      /* copies of the registered ranges */
 	unsigned nbufs;
-} reg;
+} reg __attribute__((tls_model("initial-exec"))); /* read on every fixed read/write */
 
 static struct io_uring *ring_of(urt_loop *l) { return &l->backend->ring; }
 
