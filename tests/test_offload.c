@@ -388,6 +388,27 @@ static void *cpu_hog(void *arg)
 	return (void *)(intptr_t)urt_to_cpu(spin_job, NULL, NULL);
 }
 
+/* A blocking job of ms must finish well before the hogs' CPU work ends
+ * (they run until released, or WAIT_MS). */
+static void expect_blocking_job_runs(intptr_t ms, const char *what)
+{
+	urt_deadline d;
+	cr_assert_eq(urt_deadline_enter(&d, WAIT_MS / 2 * MS), 0);
+	cr_expect_eq(urt_to_thread(sleep_ms_job, (void *)ms, NULL), 0, "%s", what);
+	urt_deadline_exit(&d);
+}
+
+/* End the hogs' CPU work and join them: each job ran to its end. */
+static void release_hogs(urt_task **hogs, int n)
+{
+	atomic_store(&spin_release, 1);
+	for (int i = 0; i < n; i++) {
+		void *r;
+		urt_join(hogs[i], &r);
+		cr_expect_eq((intptr_t)r, 0);
+	}
+}
+
 static void *saturation_main(void *arg)
 {
 	(void)arg;
@@ -406,19 +427,10 @@ static void *saturation_main(void *arg)
 	cr_expect_eq(st.queued, 4);
 	/* the CPU jobs run until released: a blocking job queued behind them
 	 * would not finish before the deadline */
-	urt_deadline d;
-	cr_assert_eq(urt_deadline_enter(&d, WAIT_MS / 2 * MS), 0);
-	cr_expect_eq(urt_to_thread(sleep_ms_job, (void *)(intptr_t)10, NULL), 0,
-		     "a blocking job waited behind CPU work");
-	urt_deadline_exit(&d);
+	expect_blocking_job_runs(10, "a blocking job waited behind CPU work");
 	urt_offload_stats_get(URT_POOL_CPU, &st);
 	cr_expect_eq(st.running + st.queued, 6, "the CPU work was still held");
-	atomic_store(&spin_release, 1);
-	for (int i = 0; i < 6; i++) {
-		void *r;
-		urt_join(hogs[i], &r);
-		cr_expect_eq((intptr_t)r, 0);
-	}
+	release_hogs(hogs, 6);
 	return NULL;
 }
 
@@ -448,17 +460,8 @@ static void *long_cpu_main(void *arg)
 	for (int i = 0; i < n; i++)
 		cr_assert_eq(urt_spawn(&hogs[i], blocking_hog, NULL, NULL), 0);
 	urt_sleep(MS); /* the hogs' jobs are queued first */
-	urt_deadline d;
-	cr_assert_eq(urt_deadline_enter(&d, WAIT_MS / 2 * MS), 0);
-	cr_expect_eq(urt_to_thread(sleep_ms_job, (void *)(intptr_t)1, NULL), 0,
-		     "a short job waited behind long CPU jobs");
-	urt_deadline_exit(&d);
-	atomic_store(&spin_release, 1);
-	for (int i = 0; i < n; i++) {
-		void *r;
-		urt_join(hogs[i], &r);
-		cr_expect_eq((intptr_t)r, 0);
-	}
+	expect_blocking_job_runs(1, "a short job waited behind long CPU jobs");
+	release_hogs(hogs, n);
 	return NULL;
 }
 
