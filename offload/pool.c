@@ -801,7 +801,8 @@ static uint64_t cpu_ns(clockid_t clock)
  * when preempted workers let the queue wait a period, took throughput from
  * 8.1-8.7 to 4.3-4.9 M jobs/s; CPU-short jobs under load grew the pool to
  * 16-25 threads). Lock held on entry and on return; /proc is read without
- * it (a list of at most the cap's thread ids, taken first). */
+ * it, for the thread ids taken first: the first 64 busy workers' (the
+ * default cap; above it, a sample: each read is a few microseconds). */
 static bool workers_held(struct urt__pool *p)
 {
 	pid_t asleep[64];
