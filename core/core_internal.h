@@ -11,6 +11,7 @@
 #include "urt_core.h"
 #include "urt_sync.h"
 #include "arch/ctxsw.h"
+#include "arch/fpenv.h"
 #include "fault.h"
 #include "ctx_internal.h" /* core depends on ctx: a task owns its context */
 
@@ -109,6 +110,10 @@ struct urt_task {
 	enum urt_task_state state;
 	unsigned flags;           /* URT_TF_* */
 	int yield_res;            /* what urt_yield returns to it: 0, -ECANCELED once cancelled */
+#ifdef URT_FPENV_SWITCH
+	urt_fpenv *fpenv;         /* its FP control state while switched out: &fpenv_own
+				   * (URT_TASK_OWN_FPENV) or the loop's shared one */
+#endif
 	urt_task_fn fn;
 	void *arg;
 	void *result;             /* fn's return value */
@@ -131,6 +136,9 @@ struct urt_task {
 	urt_task *next_free;      /* record pool link */
 	urt_task *all_next, *all_prev; /* every live task of the loop (dumps, deadlock) */
 	char name[URT_NAME_MAX];
+#ifdef URT_FPENV_SWITCH
+	urt_fpenv fpenv_own;
+#endif
 };
 
 /* ---- operations: one in-flight io_uring request ------------------------ */
@@ -197,6 +205,9 @@ enum { URT_LOOP_OPEN = 1, URT_LOOP_CLOSING, URT_LOOP_CLOSED };
 struct urt_loop {
 	urt_ctxsw main_ctx;       /* the loop thread's own context (scheduler) */
 	urt_task *current;        /* running task, NULL in the scheduler */
+#ifdef URT_FPENV_SWITCH
+	urt_fpenv fpenv;          /* the FP control state its tasks share (arch/fpenv.h) */
+#endif
 	urt_task *ready_head, *ready_tail;
 	unsigned nready;
 	/* task-to-task hand-overs go on while stats.switches is below this

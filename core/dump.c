@@ -48,13 +48,13 @@ static int walk_suspended(const urt_task *t, void **pcs, int max)
 	const uintptr_t *sp = t->regs.sp;
 	if (!sp)
 		return 0;
-	/* [mxcsr|fpcw][r15][r14][r13][r12][rbx][rbp][return address] */
-	uintptr_t fp = sp[6], pc = sp[7];
+	/* [r15][r14][r13][r12][rbx][rbp][return address] */
+	uintptr_t fp = sp[5], pc = sp[6];
 #else
 	const uintptr_t *sp = t->regs.sp;
 	if (!sp)
 		return 0;
-	/* x19..x28, x29 (fp), x30 (lr), d8..d15, fpcr */
+	/* x19..x28, x29 (fp), x30 (lr), d8..d15 */
 	uintptr_t fp = sp[10], pc = sp[11];
 #endif
 	int n = 0;

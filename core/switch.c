@@ -21,9 +21,11 @@ void urt__switch_init(urt_loop *l)
 #endif
 #ifdef URT_TSAN
 	l->main_tsan_fiber = __tsan_get_current_fiber();
-#else
-	(void)l;
 #endif
+#ifdef URT_FPENV_SWITCH
+	urt__fpenv_save(&l->fpenv); /* rewritten whenever a task that owns one leaves */
+#endif
+	(void)l;
 }
 
 void urt__reap_dead(urt_loop *l)

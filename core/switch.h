@@ -61,6 +61,14 @@ static inline __attribute__((always_inline)) int urt__switch(urt_loop *l, urt_ta
 {
 	if (from == to)
 		return from ? from->yield_res : 0;
+#ifdef URT_FPENV_SWITCH
+	/* tasks sharing the thread's FP state (the default) switch none */
+	urt_fpenv *from_fp = from ? from->fpenv : &l->fpenv, *to_fp = to ? to->fpenv : &l->fpenv;
+	if (URT_UNLIKELY(from_fp != to_fp)) {
+		urt__fpenv_save(from_fp);
+		urt__fpenv_load(to_fp);
+	}
+#endif
 	/* relaxed atomic stores (plain moves): the stall watchdog reads both */
 	__atomic_store_n(&l->current, to, __ATOMIC_RELAXED);
 	__atomic_store_n(&l->stats.switches, l->stats.switches + 1, __ATOMIC_RELAXED);

@@ -200,6 +200,13 @@ int urt__spawn_on(urt_loop *l, urt_task **out, urt_task_fn fn, void *arg,
 	else
 		memcpy(t->name, "task", 4); /* constant: no strnlen call */
 	t->ctx = urt__ctx_for_spawn(o ? o->ctx : NULL);
+#ifdef URT_FPENV_SWITCH
+	t->fpenv = &l->fpenv;
+	if (o && (o->flags & URT_TASK_OWN_FPENV)) {
+		urt__fpenv_save(&t->fpenv_own); /* the spawner's, as a thread inherits its creator's */
+		t->fpenv = &t->fpenv_own;
+	}
+#endif
 	void *lo;
 	size_t usable;
 	urt__stack_bounds(t->stack, &lo, &usable);
@@ -229,7 +236,7 @@ int urt_spawn(urt_task **out, urt_task_fn fn, void *arg, const urt_task_opts *op
 	urt_loop *l = urt__loop();
 	if (!l)
 		return -EPERM;
-	if (!fn)
+	if (!fn || (opts && (opts->flags & ~URT_TASK_OWN_FPENV)))
 		return -EINVAL;
 	return urt__spawn_on(l, out, fn, arg, opts, 0);
 }

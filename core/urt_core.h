@@ -159,18 +159,29 @@ URT_API int urt_loop_stats_get(const urt_loop *loop, urt_loop_stats *out);
 
 /* ---- tasks ------------------------------------------------------------- */
 
+/* urt_task_opts.flags */
+/* The task keeps its own floating-point environment (rounding mode,
+ * exception masks: MXCSR and the x87 control word, FPCR on aarch64)
+ * across switches, starting from its spawner's, as a thread does. Without
+ * it the tasks of a loop share one environment (the thread's), so a task
+ * that changes the rounding mode must own its environment or restore the
+ * mode before it next blocks or yields. Owning one costs a save and a
+ * reload (~3 ns) on each switch to or from the task. (The ucontext build,
+ * URT_CONTEXT=ucontext, gives every task its own: swapcontext does.) */
+#define URT_TASK_OWN_FPENV 1u
+
 /* Optional spawn settings; a zeroed struct (or NULL) means defaults. */
 typedef struct urt_task_opts {
 	const char *name;  /* copied; up to 31 bytes kept; NULL = "task" */
 	size_t stack_size; /* 0 = the loop's default */
 	urt_ctx *ctx;      /* context to run in; NULL = copy of the spawner's */
+	unsigned flags;    /* URT_TASK_* */
 } urt_task_opts;
 
 /* Spawn fn(arg) as a new task on the current loop. It starts on a later
  * tick (the caller keeps running). With out == NULL the task is detached.
- * The task inherits the spawner's floating-point rounding mode and keeps
- * its own across switches (like a thread's).
- * Returns 0; -EPERM outside a loop thread; -EINVAL if fn is NULL; -ENOMEM. */
+ * Returns 0; -EPERM outside a loop thread; -EINVAL if fn is NULL or
+ * opts->flags has an unknown bit; -ENOMEM. */
 URT_API int urt_spawn(urt_task **out, urt_task_fn fn, void *arg, const urt_task_opts *opts);
 
 /* Wait for t to finish; *result (if non-NULL) gets its return value; the

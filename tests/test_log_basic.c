@@ -572,7 +572,12 @@ Test(log, fork_child_gets_clear_error, .init = setup, .fini = teardown)
 		if (urt_log_get_level() != URT_LOG_LVL_OFF) _exit(10);
 		if (urt_log_flush() != -ECHILD) _exit(11);
 		if (urt_log_close() != -ECHILD) _exit(12);
-#ifdef __SANITIZE_THREAD__ /* TSan cannot start threads after a multi-threaded fork */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+		/* TSan cannot start threads after a multi-threaded fork, and
+		 * GCC 12's ASan allocator keeps its locks over fork: the child's
+		 * new writer thread blocked (1 run in 30 under load) on a lock a
+		 * parent thread held at the fork. The release build checks the
+		 * child's own logger. */
 		int fd = open(child_path, O_WRONLY | O_CREAT, 0640);
 		if (fd < 0 || write(fd, "child's own logger\n", 19) != 19) _exit(15);
 		_exit(0);

@@ -1,5 +1,6 @@
-/* AArch64 (AAPCS64) context switch: saves x19-x30, d8-d15 and FPCR on the
- * current stack, stores sp in *from, loads to's sp and restores. */
+/* AArch64 (AAPCS64) context switch: saves x19-x30 and d8-d15 on the
+ * current stack, stores sp in *from, loads to's sp and restores. FPCR is
+ * not part of it: see x86_64.S and fpenv.h. */
 	.text
 	.p2align 4
 	.globl	urt__ctx_jump
@@ -7,7 +8,7 @@
 	.type	urt__ctx_jump,%function
 urt__ctx_jump:		/* x0 = urt_ctxsw *from, x1 = urt_ctxsw *to */
 	.cfi_startproc
-	sub	sp, sp, #176
+	sub	sp, sp, #160
 	stp	x19, x20, [sp, #0]
 	stp	x21, x22, [sp, #16]
 	stp	x23, x24, [sp, #32]
@@ -18,14 +19,10 @@ urt__ctx_jump:		/* x0 = urt_ctxsw *from, x1 = urt_ctxsw *to */
 	stp	d10, d11, [sp, #112]
 	stp	d12, d13, [sp, #128]
 	stp	d14, d15, [sp, #144]
-	mrs	x9, fpcr
-	str	x9, [sp, #160]
 	mov	x9, sp
 	str	x9, [x0]
 	ldr	x9, [x1]
 	mov	sp, x9
-	ldr	x9, [sp, #160]
-	msr	fpcr, x9
 	ldp	x19, x20, [sp, #0]
 	ldp	x21, x22, [sp, #16]
 	ldp	x23, x24, [sp, #32]
@@ -36,7 +33,7 @@ urt__ctx_jump:		/* x0 = urt_ctxsw *from, x1 = urt_ctxsw *to */
 	ldp	d10, d11, [sp, #112]
 	ldp	d12, d13, [sp, #128]
 	ldp	d14, d15, [sp, #144]
-	add	sp, sp, #176
+	add	sp, sp, #160
 	ret	/* not br: see x86_64.S (the return predictor) */
 	.cfi_endproc
 	.size	urt__ctx_jump,.-urt__ctx_jump

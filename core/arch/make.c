@@ -9,39 +9,29 @@
 void urt__ctx_start(void);
 
 #if defined(__x86_64__)
-/* Frame as urt__ctx_jump leaves it: mxcsr|fpcw, r15, r14, r13, r12, rbx,
- * rbp, return address. After the pops rsp is 16-byte aligned, as the call
+/* Frame as urt__ctx_jump leaves it: r15, r14, r13, r12, rbx, rbp, return
+ * address. After the pops and the ret rsp is 16-byte aligned, as the call
  * in urt__ctx_start requires. */
 void urt__ctx_make(urt_ctxsw *c, void *lo, size_t size, void (*entry)(void *), void *arg)
 {
 	uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
-	uint64_t *sp = (uint64_t *)top - 8;
-	memset(sp, 0, 8 * sizeof *sp);
-	/* the new task inherits the spawner's MXCSR and x87 control word, as
-	 * a new thread inherits its creator's floating-point environment */
-	uint32_t mxcsr;
-	uint16_t fpcw;
-	__asm__("stmxcsr %0" : "=m"(mxcsr));
-	__asm__("fnstcw %0" : "=m"(fpcw));
-	sp[0] = mxcsr | ((uint64_t)fpcw << 32);
-	sp[3] = (uint64_t)(uintptr_t)entry;    /* r13 */
-	sp[4] = (uint64_t)(uintptr_t)arg;      /* r12 */
-	sp[7] = (uint64_t)(uintptr_t)urt__ctx_start;
+	uint64_t *sp = (uint64_t *)top - 7;
+	memset(sp, 0, 7 * sizeof *sp);
+	sp[2] = (uint64_t)(uintptr_t)entry;    /* r13 */
+	sp[3] = (uint64_t)(uintptr_t)arg;      /* r12 */
+	sp[6] = (uint64_t)(uintptr_t)urt__ctx_start;
 	c->sp = sp;
 }
 #elif defined(__aarch64__)
-/* Frame as urt__ctx_jump leaves it: x19..x30, d8..d15, fpcr (176 bytes). */
+/* Frame as urt__ctx_jump leaves it: x19..x30, d8..d15 (160 bytes). */
 void urt__ctx_make(urt_ctxsw *c, void *lo, size_t size, void (*entry)(void *), void *arg)
 {
 	uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
-	uint64_t *sp = (uint64_t *)(top - 176);
-	memset(sp, 0, 176);
+	uint64_t *sp = (uint64_t *)(top - 160);
+	memset(sp, 0, 160);
 	sp[0] = (uint64_t)(uintptr_t)arg;             /* x19 */
 	sp[1] = (uint64_t)(uintptr_t)entry;           /* x20 */
 	sp[11] = (uint64_t)(uintptr_t)urt__ctx_start; /* x30 */
-	uint64_t fpcr; /* inherited from the spawner, as on x86_64 */
-	__asm__("mrs %0, fpcr" : "=r"(fpcr));
-	sp[20] = fpcr;
 	c->sp = sp;
 }
 #else

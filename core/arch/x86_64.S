@@ -1,13 +1,9 @@
 /* x86_64 SysV context switch.
- * Saves the callee-saved registers, MXCSR and the x87 control word on the
- * current stack, stores rsp in *from, loads to's rsp and restores them
- * all: each task keeps its own floating-point environment (a task that
- * changed its rounding mode gets it back when it resumes), as the ABI
- * requires of callee-saved state. The reload is unconditional, as in
- * Boost.Context: comparing first (to skip ldmxcsr/fldcw) means reading
- * back what stmxcsr/fnstcw just stored, and that read is what costs:
- * measured on Zen 3, a raw ping-pong took ~7.9 ns per switch with the
- * compare and ~6.4 ns with the unconditional reload.
+ * Saves the callee-saved registers on the current stack, stores rsp in
+ * *from, loads to's rsp and restores them. The floating-point control
+ * state (MXCSR, x87 control word) is not part of it: tasks share the
+ * thread's unless they own one, and core/switch.h swaps it then
+ * (arch/fpenv.h says why).
  * It ends in ret, not pop+jmp: a context resumed at the call site it was
  * suspended from (tasks yielding to each other in the same loop all
  * return to the same call of urt_yield) is then predicted by the
@@ -37,14 +33,8 @@ urt__ctx_switch:	/* rdi = from, rsi = to, rdx = void *dead (a pointer-sized
 	pushq	%r13
 	pushq	%r14
 	pushq	%r15
-	subq	$8, %rsp
-	stmxcsr	(%rsp)
-	fnstcw	4(%rsp)
 	movq	%rsp, (%rdi)
 	movq	(%rsi), %rsp
-	ldmxcsr	(%rsp)
-	fldcw	4(%rsp)
-	addq	$8, %rsp
 	popq	%r15
 	popq	%r14
 	popq	%r13

@@ -6,14 +6,11 @@
 # Needs urt built with debug info (the default RelWithDebInfo does).
 import gdb
 
-STATES = {0: "ready", 1: "running", 2: "parked", 3: "done", 4: "free"}
-
-
 def current_loop():
     try:
-        loop = gdb.parse_and_eval("this_loop")
+        loop = gdb.parse_and_eval("urt__this_loop")
     except gdb.error as e:
-        raise gdb.GdbError("urt: cannot read this_loop (%s); is urt built with -g?" % e)
+        raise gdb.GdbError("urt: cannot read urt__this_loop (%s); is urt built with -g?" % e)
     if int(loop) == 0:
         raise gdb.GdbError("urt: this thread runs no loop")
     return loop
@@ -27,7 +24,7 @@ def tasks(loop):
 
 
 def describe(t, loop):
-    state = STATES.get(int(t["state"]), "?")
+    state = str(t["state"]).replace("URT_T_", "").lower()  # the enum's names
     if int(t) == int(loop["current"]):
         state = "running"
     s = '%-6d %-24s %-8s' % (int(t["id"]), '"%s"' % t["name"].string(), state)
@@ -81,15 +78,15 @@ class UrtBt(gdb.Command):
             return
         if gdb.lookup_type("long").sizeof != 8 or "x86-64" not in gdb.selected_inferior().architecture().name():
             raise gdb.GdbError("urt bt: suspended tasks can be unwound on x86_64 only")
-        # the frame urt__ctx_jump left: [mxcsr|fpcw][r15][r14][r13][r12][rbx][rbp][ret]
+        # the frame urt__ctx_jump left: [r15][r14][r13][r12][rbx][rbp][ret]
         sp = int(t["regs"]["sp"])
         u64 = gdb.lookup_type("unsigned long").pointer()
         words = gdb.Value(sp).cast(u64)
-        rbp, rip = int(words[6]), int(words[7])
+        rbp, rip = int(words[5]), int(words[6])
         gdb.execute("frame 0", to_string=True)
         saved = {r: int(gdb.parse_and_eval("$" + r)) for r in ("rsp", "rbp", "rip")}
         try:
-            gdb.execute("set $rsp = %d" % (sp + 64))
+            gdb.execute("set $rsp = %d" % (sp + 56))
             gdb.execute("set $rbp = %d" % rbp)
             gdb.execute("set $rip = %d" % rip)
             gdb.execute("backtrace")
