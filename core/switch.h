@@ -70,8 +70,8 @@ static inline __attribute__((always_inline)) int urt__switch(urt_loop *l, urt_ta
 	}
 #endif
 	/* relaxed atomic stores (plain moves): the stall watchdog reads both */
-	__atomic_store_n(&l->current, to, __ATOMIC_RELAXED);
 	__atomic_store_n(&l->stats.switches, l->stats.switches + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->current, to, __ATOMIC_RELAXED);
 	URT_PROBE2(task_switch, from, to); /* pointers: no loads on the hot path */
 	urt__ctx_activate(to ? &to->ctx : NULL);
 #ifdef URT_SWITCH_TAIL
