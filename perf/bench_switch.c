@@ -3,6 +3,10 @@
  * switch_yield: two urt tasks ping-pong with urt_yield(); time per switch =
  * elapsed / yields. Peer: a raw Boost.Context fcontext ping-pong
  * (switch_boost.cpp), time per jump_fcontext. Target: urt <= 1.0x.
+ * switch_yield_own_fpenv (informational): the same with two tasks spawned
+ * with URT_TASK_OWN_FPENV, so each switch saves and reloads MXCSR and the
+ * x87 control word as fcontext's does: what owning an FP environment
+ * costs, and the like-for-like comparison with fcontext.
  *
  * spawn_join: urt_spawn + urt_join of an empty task, per pair. Peer, for
  * scale only: pthread_create + pthread_join. Target: urt <= 150 ns
@@ -46,9 +50,9 @@ static void *yielder(void *arg)
 
 static void *yield_main(void *arg)
 {
-	(void)arg;
+	const urt_task_opts *o = arg; /* NULL, or tasks that own an FP environment */
 	urt_task *a, *b;
-	if (urt_spawn(&a, yielder, (void *)1, NULL) < 0 || urt_spawn(&b, yielder, NULL, NULL) < 0)
+	if (urt_spawn(&a, yielder, (void *)1, o) < 0 || urt_spawn(&b, yielder, NULL, o) < 0)
 		return (void *)1;
 	urt_join(a, NULL);
 	urt_join(b, NULL);
@@ -56,10 +60,10 @@ static void *yield_main(void *arg)
 }
 
 /* ns per switch, or -1 if urt failed. */
-static double urt_yield_ns(void)
+static double urt_yield_ns(const urt_task_opts *o)
 {
 	void *res = NULL;
-	int ret = urt_run(yield_main, NULL, NULL, &res);
+	int ret = urt_run(yield_main, (void *)o, NULL, &res);
 	if (ret < 0 || res) {
 		fprintf(stderr, "bench_switch: urt_run: %s\n", ret < 0 ? urt_strerror(ret) : "spawn failed");
 		return -1;
@@ -108,9 +112,11 @@ int main(int argc, char **argv)
 	if (perf_pin(cpu) < 0)
 		fprintf(stderr, "bench_switch: could not pin to CPU %d, running unpinned\n", cpu);
 
-	double uy[MAX_ROUNDS], by[MAX_ROUNDS], us[MAX_ROUNDS], ps[MAX_ROUNDS];
+	static const urt_task_opts own_fpenv = {.flags = URT_TASK_OWN_FPENV};
+	double uy[MAX_ROUNDS], uf[MAX_ROUNDS], by[MAX_ROUNDS], us[MAX_ROUNDS], ps[MAX_ROUNDS];
 	for (int r = 0; r < rounds; r++) {
-		uy[r] = urt_yield_ns();
+		uy[r] = urt_yield_ns(NULL);
+		uf[r] = urt_yield_ns(&own_fpenv);
 #ifdef PERF_HAVE_BOOST_CONTEXT
 		by[r] = perf_boost_switch_ns(yield_iters);
 #else
@@ -118,15 +124,18 @@ int main(int argc, char **argv)
 #endif
 		us[r] = urt_spawn_ns();
 		ps[r] = pthread_spawn_ns();
-		if (uy[r] < 0 || us[r] < 0 || ps[r] < 0 || by[r] < 0)
+		if (uy[r] < 0 || uf[r] < 0 || us[r] < 0 || ps[r] < 0 || by[r] < 0)
 			return 1;
 	}
 #ifdef PERF_HAVE_BOOST_CONTEXT
 	perf_emit("switch_yield", perf_median(uy, rounds), perf_median(by, rounds),
 		  "boost.context fcontext", "ns/switch", 1.0, 1, 0);
+	perf_emit("switch_yield_own_fpenv", perf_median(uf, rounds), perf_median(by, rounds),
+		  "boost.context fcontext", "ns/switch", 0, 1, 0);
 #else
 	fprintf(stderr, "bench_switch: built without Boost.Context, switch_yield has no peer\n");
 	perf_emit("switch_yield", perf_median(uy, rounds), 0, "none", "ns/switch", 1.0, 1, 0);
+	perf_emit("switch_yield_own_fpenv", perf_median(uf, rounds), 0, "none", "ns/switch", 0, 1, 0);
 #endif
 	perf_emit("spawn_join", perf_median(us, rounds), perf_median(ps, rounds),
 		  "pthread_create+join", "ns", 150, 1, 1);
