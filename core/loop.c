@@ -216,6 +216,11 @@ static void config_defaults(urt_config *c, const urt_config *user)
 	if (c->idle_spin_ns == UINT64_MAX ||
 	    (sched_getaffinity(0, sizeof cpus, &cpus) == 0 && CPU_COUNT(&cpus) < 2))
 		c->idle_spin_ns = 0;
+	/* the I/O spin's peers are other threads or machines: a loop pinned to
+	 * one CPU may spin (urt_cores_run pins), a machine with one may not;
+	 * paused time keeps runs repeatable */
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2 || (c->flags & URT_CFG_PAUSED_TIME))
+		c->io_spin_ns = 0;
 }
 
 

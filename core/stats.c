@@ -68,12 +68,13 @@ static void write_loop(FILE *f, const urt_loop *l)
 		fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)s->cqe_hist[i]);
 	fprintf(f, "],\"sq_full\":%llu,\"cq_overflow\":%llu,\"enobufs\":%llu,\"remote\":%llu,"
 		   "\"switches\":%llu,\"spawned\":%llu,\"alive\":%llu,\"stalls\":%llu,"
-		   "\"idle_spins\":%llu}",
+		   "\"idle_spins\":%llu,\"io_spins\":%llu,\"waits\":%llu}",
 		(unsigned long long)s->sq_full, (unsigned long long)s->cq_overflow,
 		(unsigned long long)s->enobufs, (unsigned long long)s->remote,
 		(unsigned long long)s->switches, (unsigned long long)s->spawned,
 		(unsigned long long)s->alive, (unsigned long long)s->stalls,
-		(unsigned long long)s->idle_spins);
+		(unsigned long long)s->idle_spins, (unsigned long long)s->io_spins,
+		(unsigned long long)s->waits);
 }
 
 static void write_providers(FILE *f)

@@ -65,6 +65,16 @@ typedef struct urt_config {
 	 * needs no wake-up (10-20 us on a VM). Only with more than one CPU
 	 * allowed. 0 = 20 us; UINT64_MAX = off. */
 	uint64_t idle_spin_ns;
+	/* I/O spin: a loop about to sleep with I/O in flight first submits
+	 * what it queued, then polls this long for completions (the ring's
+	 * flag for pending kernel work: no system call while it polls), so a
+	 * peer's packet finds it awake and costs the sender no wake-up. Trades
+	 * CPU for throughput where the peer is the bottleneck (urt-http under
+	 * wrk, docs/networking.md); it did not help where the server is
+	 * (urt-echo). Never past the next timer; only on a machine with more
+	 * than one CPU online (a loop pinned to one may spin). 0 = off (the
+	 * default). */
+	uint64_t io_spin_ns;
 } urt_config;
 
 /* ---- the loop ---------------------------------------------------------- */
@@ -151,6 +161,8 @@ typedef struct urt_loop_stats {
 	uint64_t remote;         /* messages from other threads (cross-thread submissions) */
 	uint64_t stalls;         /* stalls the watchdog caught (reported or rate-limited) */
 	uint64_t idle_spins;     /* sleeps an idle spin saved (a message came while it spun) */
+	uint64_t io_spins;       /* sleeps an I/O spin saved (a completion came while it spun) */
+	uint64_t waits;          /* ticks that waited in the kernel for a completion or a timer */
 } urt_loop_stats;
 
 /* Copy loop's counters into *out (loop NULL = current loop).

@@ -2,6 +2,7 @@
  *
  *   urt-http --port P [--loops N] [--root DIR] [--access-log FILE]
  *            [--timeout-ms MS] [--idle-ms MS] [--duration S] [--conn-stack BYTES]
+ *            [--spin-us US]
  *
  *   GET /              a short fixed body
  *   GET /files/<name>  the file DIR/<name>, opened with openat2 beneath DIR
@@ -20,8 +21,13 @@
  * receiving at once and the batch returns to a pool when sent (an idle
  * connection holds no output memory). An access log line per request
  * goes through urt's logger with the request id kept in a context
- * variable (a log field). It prints {"server": "urt-http", "requests": N,
- * "enters": io_uring_enter calls, "switches": task switches} when it stops. */
+ * variable (a log field). Each loop spins up to --spin-us (default 50,
+ * 0 = off) for completions before it sleeps (urt_config.io_spin_ns): a
+ * client's request then finds the loop awake and costs the client's CPU
+ * no wake-up, which is what limits requests/s when the client saturates
+ * its core (docs/networking.md). It prints {"server": "urt-http", "requests": N,
+ * "enters": io_uring_enter calls, "switches": task switches, "ticks": loop
+ * iterations, "io_spins": sleeps the spin saved} when it stops. */
 #include <urt.h>
 #include <urt_log.h>
 #include <urt_net.h>
@@ -57,6 +63,7 @@ typedef struct opts {
 	uint64_t timeout_ns, idle_ns;
 	unsigned seconds;
 	size_t conn_stack;
+	uint64_t spin_ns;
 } opts;
 
 /* Working memory of a connection while it handles requests. */
@@ -86,7 +93,7 @@ typedef struct loop_state {
 } loop_state;
 
 static opts o = {.loops = 1, .timeout_ns = 10 * URT_NS_PER_SEC, .idle_ns = 60 * URT_NS_PER_SEC,
-		 .conn_stack = 16384};
+		 .conn_stack = 16384, .spin_ns = 50 * 1000};
 static loop_state loops[MAX_LOOPS];
 static int root_fd = -1;
 static int stop_fd = -1;
@@ -488,7 +495,8 @@ static void *loop_main(void *arg)
 static int usage(void)
 {
 	fprintf(stderr, "usage: urt-http --port P [--loops N] [--root DIR] [--access-log FILE]\n"
-			"                [--timeout-ms MS] [--idle-ms MS] [--duration S] [--conn-stack B]\n");
+			"                [--timeout-ms MS] [--idle-ms MS] [--duration S] [--conn-stack B]\n"
+			"                [--spin-us US]\n");
 	return 2;
 }
 
@@ -513,6 +521,8 @@ static int parse_args(int argc, char **argv)
 			o.seconds = (unsigned)n;
 		else if (!strcmp(k, "--conn-stack") && n >= 4096)
 			o.conn_stack = (size_t)n;
+		else if (!strcmp(k, "--spin-us") && n >= 0)
+			o.spin_ns = (uint64_t)n * 1000;
 		else
 			return -1;
 	}
@@ -546,14 +556,17 @@ int main(int argc, char **argv)
 	stop_fd = perf_srv_stop_fd(o.seconds, 0);
 	if (stop_fd < 0)
 		return 1;
-	r = urt_cores_run(&(urt_cores_opts){.loops = o.loops, .pin = 1, .fn = loop_main});
+	urt_config cfg = {.io_spin_ns = o.spin_ns};
+	r = urt_cores_run(&(urt_cores_opts){.loops = o.loops, .pin = 1, .cfg = &cfg, .fn = loop_main});
 	int failed = r < 0;
 	if (r < 0)
 		fprintf(stderr, "urt-http: %s\n", urt_strerror(r));
-	uint64_t total = 0, enters = 0, switches = 0;
+	uint64_t total = 0, enters = 0, switches = 0, ticks = 0, spins = 0;
 	for (unsigned i = 0; i < o.loops; i++) {
 		enters += loops[i].st.enters;
 		switches += loops[i].st.switches;
+		ticks += loops[i].st.ticks;
+		spins += loops[i].st.io_spins;
 		if (loops[i].err) {
 			fprintf(stderr, "urt-http: loop %u: %s\n", i, urt_strerror(loops[i].err));
 			failed = 1;
@@ -562,7 +575,9 @@ int main(int argc, char **argv)
 	}
 	if (logging)
 		urt_log_close(); /* flush the access log */
-	printf("{\"server\": \"urt-http\", \"requests\": %llu, \"enters\": %llu, \"switches\": %llu}\n",
-	       (unsigned long long)total, (unsigned long long)enters, (unsigned long long)switches);
+	printf("{\"server\": \"urt-http\", \"requests\": %llu, \"enters\": %llu, \"switches\": %llu, "
+	       "\"ticks\": %llu, \"io_spins\": %llu}\n",
+	       (unsigned long long)total, (unsigned long long)enters, (unsigned long long)switches,
+	       (unsigned long long)ticks, (unsigned long long)spins);
 	return failed;
 }

@@ -112,6 +112,40 @@ static void ns_to_ts(uint64_t ns, struct __kernel_timespec *ts)
 	ts->tv_nsec = (long long)(ns % URT_NS_PER_SEC);
 }
 
+/* The I/O spin (urt_config.io_spin_ns), before a wait with I/O in flight:
+ * submit what is queued and reap what that completed (as the wait would),
+ * then poll the CQ and the kernel's pending-work flag (TASKRUN_FLAG rings:
+ * a completion waiting for this thread to run it) for at most the spin or
+ * timeout_ns. true: no wait needed (a task is ready, or something came:
+ * the caller's enter, without waiting, runs the kernel's work and reaps).
+ * *reaped: the CQEs it dispatched. */
+static bool io_spin(urt_loop *l, uint64_t timeout_ns, unsigned *reaped)
+{
+	struct urt_backend *b = l->backend;
+	struct io_uring *ring = &b->ring;
+	b->quiet = 0; /* submitted now: their completions are reaped below */
+	unsigned submit = flush_sq(ring);
+	if (submit || cq_needs_flush(ring)) {
+		int r = enter(l, submit, 0, 0, NULL, 0);
+		if (r < 0 && !transient(r))
+			return false; /* the wait's enter reports it */
+	}
+	*reaped = reap(l);
+	if (l->nready)
+		return true;
+	if (!l->inflight)
+		return false; /* nothing can complete: sleep (the inbox wakes it) */
+	uint64_t spin = l->cfg.io_spin_ns < timeout_ns ? l->cfg.io_spin_ns : timeout_ns;
+	uint64_t end = urt__mono_ns() + spin;
+	while (!io_uring_cq_ready(ring) && !cq_needs_flush(ring)) {
+		if (urt__mono_ns() >= end)
+			return false;
+		urt__cpu_relax();
+	}
+	l->stats.io_spins++;
+	return true;
+}
+
 int urt__backend_poll(urt_loop *l, uint64_t timeout_ns)
 {
 	struct urt_backend *b = l->backend;
@@ -122,8 +156,13 @@ int urt__backend_poll(urt_loop *l, uint64_t timeout_ns)
 	size_t argsz = 0;
 	unsigned flags = 0, min = 0;
 	bool wait = timeout_ns != 0 && io_uring_cq_ready(ring) == 0;
+	unsigned spun = 0;
+	if (wait && l->cfg.io_spin_ns && l->inflight && !b->under_valgrind &&
+	    io_spin(l, timeout_ns, &spun))
+		wait = false;
 
 	if (wait) {
+		l->stats.waits++;
 		min = 1;
 		if (URT_UNLIKELY(b->under_valgrind)) {
 			sched_yield();
@@ -159,7 +198,7 @@ int urt__backend_poll(urt_loop *l, uint64_t timeout_ns)
 	}
 	if (IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_CQ_OVERFLOW)
 		l->stats.cq_overflow++;
-	unsigned n = reap(l);
+	unsigned n = spun + reap(l);
 	/* CQEs per tick, log2 buckets: 0, 1, 2-3, 4-7, ... 64+ */
 	unsigned bucket = n ? 32 - (unsigned)__builtin_clz(n) : 0;
 	l->stats.cqe_hist[bucket < 7 ? bucket : 7]++;

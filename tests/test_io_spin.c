@@ -1,0 +1,168 @@
+/* The I/O spin (urt_config.io_spin_ns): a loop about to sleep with I/O in
+ * flight submits, then polls for completions before it sleeps. With it, a
+ * loop doing round trips with a peer thread seldom sleeps (each reply
+ * comes while it spins, or was there already: a slow loop, as under TSan,
+ * finds it there), with each forced ring fallback; it stays off by
+ * default and with paused time, and never holds a timer past its time.
+ * URT_TEST_THREADS. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "check.h"
+
+#define MS URT_NS_PER_MS
+#define ROUND_TRIPS 200
+
+/* The far end of a socketpair on a plain thread: every byte goes straight
+ * back, until the socket closes. */
+static void *peer(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char c;
+	while (read(fd, &c, 1) == 1)
+		if (write(fd, &c, 1) != 1)
+			break;
+	return NULL;
+}
+
+typedef struct ping {
+	urt_loop_stats stats;
+	int failures;
+} ping;
+
+/* The first two CPUs this thread may use (false: fewer than two). */
+static bool two_cpus(int cpu[2])
+{
+	cpu_set_t set;
+	int n = 0;
+	if (sched_getaffinity(0, sizeof set, &set) != 0 || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return false;
+	for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+		if (CPU_ISSET(c, &set))
+			cpu[n++] = c;
+	return n == 2;
+}
+
+static void pin(pthread_t th, int cpu)
+{
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	cr_assert_eq(pthread_setaffinity_np(th, sizeof one, &one), 0);
+}
+
+/* ROUND_TRIPS one-byte round trips with the peer thread, then the loop's
+ * counters. */
+static void *ping_main(void *arg)
+{
+	ping *p = arg;
+	int sv[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, peer, (void *)(intptr_t)sv[1]), 0);
+	/* the loop and its peer on two CPUs: on one, the woken peer may run
+	 * (and answer) before the loop has even submitted its read, and no
+	 * spin is needed */
+	int cpu[2];
+	cpu_set_t was;
+	bool pinned = two_cpus(cpu) && sched_getaffinity(0, sizeof was, &was) == 0;
+	if (pinned) {
+		pin(pthread_self(), cpu[0]);
+		pin(th, cpu[1]);
+	}
+	for (int i = 0; i < ROUND_TRIPS; i++) {
+		char out = (char)i, in = 0;
+		if (urt_write(sv[0], &out, 1, -1) != 1 || urt_read(sv[0], &in, 1, -1) != 1 || in != out)
+			p->failures++;
+	}
+	if (pinned) /* this is the test's thread: as it was */
+		cr_assert_eq(sched_setaffinity(0, sizeof was, &was), 0);
+	shutdown(sv[0], SHUT_RDWR);
+	pthread_join(th, NULL);
+	close(sv[0]);
+	close(sv[1]);
+	urt_loop_stats_get(NULL, &p->stats);
+	return NULL;
+}
+
+static ping run_ping(const urt_config *cfg)
+{
+	ping p = {0};
+	cr_assert_eq(urt_run(ping_main, &p, cfg, NULL), 0);
+	cr_expect_eq(p.failures, 0);
+	return p;
+}
+
+/* A spin long enough for any loaded machine: the peer answers within
+ * microseconds of the write, unless it is preempted. */
+static void expect_caught(unsigned flags)
+{
+	int cpu[2];
+	if (!two_cpus(cpu))
+		cr_skip_test("one CPU: the I/O spin is off there");
+	ping p = run_ping(&(urt_config){.io_spin_ns = 500 * MS, .flags = flags});
+	cr_expect_lt(p.stats.waits, ROUND_TRIPS / 4, "%llu waits in %d round trips (flags %#x)",
+		     (unsigned long long)p.stats.waits, ROUND_TRIPS, flags);
+	cr_expect_gt(p.stats.io_spins, 0, "the spin never caught a reply (flags %#x)", flags);
+}
+
+Test(io_spin, catches_the_reply, .timeout = 60) { expect_caught(0); }
+
+Test(io_spin, catches_the_reply_with_every_ring_fallback, .timeout = 60)
+{
+	expect_caught(URT_CFG_NO_DEFER_TASKRUN);
+	expect_caught(URT_CFG_NO_DEFER_TASKRUN | URT_CFG_NO_COOP_TASKRUN);
+	expect_caught(URT_CFG_NO_SINGLE_ISSUER | URT_CFG_NO_DEFER_TASKRUN | URT_CFG_NO_COOP_TASKRUN |
+		      URT_CFG_NO_REGISTERED_FD | URT_CFG_NO_EXT_ARG);
+}
+
+Test(io_spin, off_by_default, .timeout = 60)
+{
+	ping p = run_ping(NULL);
+	cr_expect_eq(p.stats.io_spins, 0);
+	cr_expect_gt(p.stats.waits, 0, "no spin: a loop waiting for its peer sleeps");
+}
+
+Test(io_spin, off_with_paused_time, .timeout = 60)
+{
+	ping p = run_ping(&(urt_config){.io_spin_ns = 500 * MS, .flags = URT_CFG_PAUSED_TIME});
+	cr_expect_eq(p.stats.io_spins, 0);
+}
+
+static void *reader(void *arg)
+{
+	char c;
+	return (void *)(intptr_t)urt_read((int)(intptr_t)arg, &c, 1, -1);
+}
+
+/* A read that stays in flight, a spin of 10 s, and sleeps of 20 ms: each
+ * sleep ends on time (the spin stops at the next timer). */
+static void *timer_main(void *arg)
+{
+	(void)arg;
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	urt_task *rt;
+	cr_assert_eq(urt_spawn(&rt, reader, (void *)(intptr_t)p[0], NULL), 0);
+	uint64_t t0 = urt_now();
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(urt_sleep(20 * MS), 0);
+	uint64_t took = urt_now() - t0;
+	cr_expect_lt(took, 2 * URT_NS_PER_SEC, "five 20 ms sleeps took %llu ms",
+		     (unsigned long long)(took / MS));
+	cr_assert_eq(write(p[1], "x", 1), 1);
+	void *got = NULL;
+	cr_expect_eq(urt_join(rt, &got), 0);
+	cr_expect_eq((intptr_t)got, 1);
+	close(p[0]);
+	close(p[1]);
+	return NULL;
+}
+
+Test(io_spin, never_holds_a_timer_past_its_time, .timeout = 60)
+{
+	cr_assert_eq(urt_run(timer_main, NULL, &(urt_config){.io_spin_ns = 10 * URT_NS_PER_SEC}, NULL), 0);
+}
