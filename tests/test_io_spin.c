@@ -3,15 +3,17 @@
  * loop doing round trips with a peer thread seldom sleeps (each reply
  * comes while it spins, or was there already: a slow loop, as under TSan,
  * finds it there), with each forced ring fallback; it stays off by
- * default and with paused time, and never holds a timer past its time.
- * URT_TEST_THREADS. */
+ * default and with paused time, never holds a timer past its time, and
+ * never keeps another thread's submission waiting. URT_TEST_THREADS. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include "check.h"
+#include "urt_offload.h"
 
 #define MS URT_NS_PER_MS
 #define ROUND_TRIPS 200
@@ -165,4 +167,48 @@ static void *timer_main(void *arg)
 Test(io_spin, never_holds_a_timer_past_its_time, .timeout = 60)
 {
 	cr_assert_eq(urt_run(timer_main, NULL, &(urt_config){.io_spin_ns = 10 * URT_NS_PER_SEC}, NULL), 0);
+}
+
+/* A loop spinning (10 s, no timer to cut it short) with a read in flight
+ * answers submissions from another thread at once, each time. */
+typedef struct spinner {
+	_Atomic(urt_loop *) loop;
+	int pipe[2];
+} spinner;
+
+static void *spinner_main(void *arg)
+{
+	spinner *s = arg;
+	atomic_store(&s->loop, urt_loop_current());
+	return reader((void *)(intptr_t)s->pipe[0]); /* until the test writes */
+}
+
+static void *spinner_thread(void *arg)
+{
+	cr_assert_eq(urt_run(spinner_main, arg, &(urt_config){.io_spin_ns = 10 * URT_NS_PER_SEC}, NULL), 0);
+	return NULL;
+}
+
+static void *echo(void *arg) { return arg; }
+
+Test(io_spin, never_keeps_a_submission_waiting, .timeout = 60)
+{
+	spinner s = {0};
+	cr_assert_eq(pipe(s.pipe), 0);
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, spinner_thread, &s), 0);
+	while (!atomic_load(&s.loop))
+		usleep(200);
+	for (int i = 0; i < 50; i++) {
+		urt_future *f;
+		cr_assert_eq(urt_submit(atomic_load(&s.loop), echo, (void *)(intptr_t)i, &f), 0);
+		void *res = NULL;
+		cr_assert_eq(urt_future_wait(f, URT_NS_PER_SEC, &res), 0, "submission %d waited", i);
+		cr_expect_eq((intptr_t)res, i);
+		urt_future_release(f);
+	}
+	cr_assert_eq(write(s.pipe[1], "x", 1), 1);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	close(s.pipe[0]);
+	close(s.pipe[1]);
 }
