@@ -55,9 +55,12 @@ void urt__reap_dead_slot(void *dead);
  * Returns, once `from` runs again, what urt_yield must return to it:
  * from->yield_res as it is then (0 for the scheduler). With
  * URT_SWITCH_TAIL the register switch computes it, so `return
- * urt__switch(...)` is a tail call. */
-static inline __attribute__((always_inline)) int urt__switch(urt_loop *l, urt_task *from,
-								  urt_task *to)
+ * urt__switch(...)` is a tail call. finished: `from` has ended and set
+ * l->dead; only then does the resumed side have a stack to release (the
+ * code after a register switch is the switcher's: every other switch
+ * skips that check). */
+static inline __attribute__((always_inline)) int urt__switch_any(urt_loop *l, urt_task *from,
+								      urt_task *to, bool finished)
 {
 	if (from == to)
 		return from ? from->yield_res : 0;
@@ -76,9 +79,13 @@ static inline __attribute__((always_inline)) int urt__switch(urt_loop *l, urt_ta
 	urt__ctx_activate(to ? &to->ctx : NULL);
 #ifdef URT_SWITCH_TAIL
 	static const int none = 0; /* the scheduler's result */
-	return urt__ctx_switch(from ? &from->regs : &l->main_ctx, to ? &to->regs : &l->main_ctx,
-			       &l->dead, to ? &to->yield_res : &none, urt__reap_dead_slot);
+	urt_ctxsw *from_regs = from ? &from->regs : &l->main_ctx, *to_regs = to ? &to->regs : &l->main_ctx;
+	const int *res = to ? &to->yield_res : &none;
+	if (finished)
+		return urt__ctx_switch_reap(from_regs, to_regs, &l->dead, res, urt__reap_dead_slot);
+	return urt__ctx_switch(from_regs, to_regs, res);
 #else
+	(void)finished; /* the resumed side checks l->dead below */
 #ifdef URT_ASAN
 	void **save = from ? &from->san_fake_stack : &l->main_fake_stack;
 	if (from && from->state == URT_T_DONE)
@@ -103,6 +110,21 @@ static inline __attribute__((always_inline)) int urt__switch(urt_loop *l, urt_ta
 		urt__reap_dead(l);
 	return from ? from->yield_res : 0;
 #endif
+}
+
+/* A switch away from a task (or the scheduler) that goes on later. */
+static inline __attribute__((always_inline)) int urt__switch(urt_loop *l, urt_task *from,
+								  urt_task *to)
+{
+	return urt__switch_any(l, from, to, false);
+}
+
+/* The last switch of a finished task (l->dead is set). */
+static inline __attribute__((always_inline)) void urt__switch_finished(urt_loop *l,
+									urt_task *from,
+									urt_task *to)
+{
+	urt__switch_any(l, from, to, true);
 }
 
 #endif

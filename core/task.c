@@ -159,7 +159,7 @@ static _Noreturn void task_exit(urt_task *t)
 	urt_task *next = urt__next(l);
 	if (next == t) /* a finished task is not queued */
 		__builtin_unreachable();
-	urt__switch(l, t, next);
+	urt__switch_finished(l, t, next);
 	__builtin_unreachable();
 }
 

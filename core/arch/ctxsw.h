@@ -18,16 +18,17 @@ void urt__ctx_make(urt_ctxsw *c, void *lo, size_t size, void (*entry)(void *), v
 void urt__ctx_jump(urt_ctxsw *from, urt_ctxsw *to);
 
 #if defined(__x86_64__) && !defined(URT_CTX_UCONTEXT)
-/* urt__ctx_jump that also finishes the resumed side's bookkeeping, in the
- * switch itself so a caller may tail-call it: once to runs again, if the
- * pointer-sized slot *dead is not NULL it calls reap(dead), then returns
- * *res (both read on the resumed side, after the switch). It is the
- * code of the resumer that does this, so a program uses one of the two
- * for all its switches: urt__ctx_jump is this switch with nothing to
- * reap (urt uses it only in sanitizer builds, which reap in C). */
+/* urt__ctx_jump that also returns, once to runs again, *res (read on the
+ * resumed side, after the switch): a caller may then tail-call it. */
 #define URT_CTX_SWITCH 1
-int urt__ctx_switch(urt_ctxsw *from, urt_ctxsw *to, void *dead, const int *res,
-		    void (*reap)(void *dead));
+int urt__ctx_switch(urt_ctxsw *from, urt_ctxsw *to, const int *res);
+/* urt__ctx_switch for a context that ends: on the resumed side, if the
+ * pointer-sized slot *dead is not NULL, it first calls reap(dead) (a
+ * finished task's stack cannot be released while it runs on it). The
+ * code after a register switch is the switcher's, so only the switch away
+ * from a finished task needs this check. */
+int urt__ctx_switch_reap(urt_ctxsw *from, urt_ctxsw *to, void *dead, const int *res,
+			 void (*reap)(void *dead));
 #endif
 
 #endif

@@ -12,21 +12,17 @@
  * and every later ret of the task mispredicts (measured on yield
  * ping-pong: ~32 ns per switch with pop+jmp, ~10 ns with ret).
  *
- * urt__ctx_switch also does, on the resumed side, the two things every
- * resumed context needs before it returns: release a finished task's
- * stack (*dead set: the context that finished cannot free the stack it
- * runs on) and load its result (*res). The code after the switch is the
- * resumer's, so this is one protocol for every context: urt_yield can
- * then tail-call the switch and the resumed task returns from it straight
- * to urt_yield's caller (one call and ret per yield, not two). */
-	.text
-	.p2align 4
-	.globl	urt__ctx_switch
-	.hidden	urt__ctx_switch
-	.type	urt__ctx_switch,@function
-urt__ctx_switch:	/* rdi = from, rsi = to, rdx = void *dead (a pointer-sized
-			 * slot), rcx = const int *res, r8 = void (*reap)(void *dead) */
-	.cfi_startproc
+ * urt__ctx_switch also loads, on the resumed side, the resumed context's
+ * result (*res): the code after the switch is the switcher's, so this is
+ * one protocol for every context, and urt_yield can tail-call the switch:
+ * the resumed task returns from it straight to urt_yield's caller (one
+ * call and ret per yield, not two). urt__ctx_switch_reap, for the last
+ * switch of a finished task, first releases that task's stack there (*dead
+ * set: a context cannot free the stack it runs on); no other switch pays
+ * for that check. */
+
+/* Save the callee-saved registers and rsp in *from (rdi), resume *to (rsi). */
+.macro SWITCH_STACKS
 	pushq	%rbp
 	pushq	%rbx
 	pushq	%r12
@@ -41,6 +37,29 @@ urt__ctx_switch:	/* rdi = from, rsi = to, rdx = void *dead (a pointer-sized
 	popq	%r12
 	popq	%rbx
 	popq	%rbp
+.endm
+
+	.text
+	.p2align 4
+	.globl	urt__ctx_switch
+	.hidden	urt__ctx_switch
+	.type	urt__ctx_switch,@function
+urt__ctx_switch:	/* rdi = from, rsi = to, rdx = const int *res */
+	.cfi_startproc
+	SWITCH_STACKS
+	movl	(%rdx), %eax
+	ret
+	.cfi_endproc
+	.size	urt__ctx_switch,.-urt__ctx_switch
+
+	.p2align 4
+	.globl	urt__ctx_switch_reap
+	.hidden	urt__ctx_switch_reap
+	.type	urt__ctx_switch_reap,@function
+urt__ctx_switch_reap:	/* rdi = from, rsi = to, rdx = void *dead (a pointer-sized
+			 * slot), rcx = const int *res, r8 = void (*reap)(void *dead) */
+	.cfi_startproc
+	SWITCH_STACKS
 	cmpq	$0, (%rdx)
 	jne	2f
 	movl	(%rcx), %eax
@@ -54,9 +73,9 @@ urt__ctx_switch:	/* rdi = from, rsi = to, rdx = void *dead (a pointer-sized
 	movl	(%rcx), %eax
 	ret
 	.cfi_endproc
-	.size	urt__ctx_switch,.-urt__ctx_switch
+	.size	urt__ctx_switch_reap,.-urt__ctx_switch_reap
 
-/* The plain switch: nothing to release, no result. */
+/* The plain switch: no result. */
 	.p2align 4
 	.globl	urt__ctx_jump
 	.hidden	urt__ctx_jump
@@ -64,7 +83,6 @@ urt__ctx_switch:	/* rdi = from, rsi = to, rdx = void *dead (a pointer-sized
 urt__ctx_jump:		/* rdi = urt_ctxsw *from, rsi = urt_ctxsw *to */
 	.cfi_startproc
 	leaq	nothing(%rip), %rdx
-	movq	%rdx, %rcx
 	jmp	urt__ctx_switch
 	.cfi_endproc
 	.size	urt__ctx_jump,.-urt__ctx_jump
