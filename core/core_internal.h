@@ -106,7 +106,7 @@ struct urt__waiter {          /* one parked task in a urt_waitq */
 struct urt_task {
 	urt_ctxsw regs;           /* saved registers; first for cheap access */
 	urt_loop *loop;
-	urt_task *next_ready;     /* ready-queue link */
+	urt_task *next_ready;     /* ready-ring link (urt_loop.ready_tail) */
 	enum urt_task_state state;
 	unsigned flags;           /* URT_TF_* */
 	int yield_res;            /* what urt_yield returns to it: 0, -ECANCELED once cancelled */
@@ -208,8 +208,12 @@ struct urt_loop {
 #ifdef URT_FPENV_SWITCH
 	urt_fpenv fpenv;          /* the FP control state its tasks share (arch/fpenv.h) */
 #endif
-	urt_task *ready_head, *ready_tail;
-	unsigned nready;
+	/* The ready ring: the ready tasks and the running one, linked by
+	 * next_ready in the order they run. ready_tail is its last task, so
+	 * ready_tail->next_ready runs next, or is running (then a yield is
+	 * ready_tail = current; current = current->next_ready). NULL: empty. */
+	urt_task *ready_tail;
+	unsigned nready;          /* ready tasks, the running one not counted */
 	/* task-to-task hand-overs go on while stats.switches is below this
 	 * (set by the scheduler's run of the ready tasks): one compare with
 	 * the counter every switch updates anyway, not a second counter */

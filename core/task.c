@@ -28,37 +28,41 @@ static uint64_t task_id_new(urt_loop *l)
 	return l->id_next++;
 }
 
-/* Link t at the tail (the count is the caller's). */
-static inline void ready_append(urt_loop *l, urt_task *t)
-{
-	t->next_ready = NULL;
-	if (l->ready_tail)
-		l->ready_tail->next_ready = t;
-	else
-		l->ready_head = t;
-	l->ready_tail = t;
-}
-
+/* Link t in last: after every ready task, before the running one. */
 void urt__ready_push(urt_loop *l, urt_task *t)
 {
-	ready_append(l, t);
+	urt_task *tail = l->ready_tail;
+	if (tail) {
+		t->next_ready = tail->next_ready;
+		tail->next_ready = t;
+	} else {
+		t->next_ready = t;
+	}
+	l->ready_tail = t;
 	l->nready++;
 }
 
-static urt_task *ready_pop(urt_loop *l)
+/* The first ready task, which is to run now: it stays in the ring. */
+static urt_task *ready_take(urt_loop *l)
 {
-	urt_task *t = l->ready_head;
-	l->ready_head = t->next_ready;
-	if (!l->ready_head)
-		l->ready_tail = NULL;
 	l->nready--;
-	return t;
+	return l->ready_tail->next_ready;
+}
+
+/* Unlink the running task t (it parks or ends): the ring's first. */
+static void ring_leave(urt_loop *l, urt_task *t)
+{
+	if (t->next_ready == t)
+		l->ready_tail = NULL;
+	else
+		l->ready_tail->next_ready = t->next_ready;
+	t->next_ready = NULL;
 }
 
 urt_task *urt__next(urt_loop *l)
 {
 	if (l->stats.switches < l->switch_limit && l->nready)
-		return ready_pop(l);
+		return ready_take(l);
 	return NULL;
 }
 
@@ -68,7 +72,7 @@ void urt__run_ready(urt_loop *l)
 		return;
 	/* this switch counts against the budget too */
 	l->switch_limit = l->stats.switches + (l->nready > URT_MIN_BUDGET ? l->nready : URT_MIN_BUDGET);
-	urt__switch(l, NULL, ready_pop(l));
+	urt__switch(l, NULL, ready_take(l));
 }
 
 /* ---- records ----------------------------------------------------------- */
@@ -156,6 +160,7 @@ static _Noreturn void task_exit(urt_task *t)
 		l->tasks_alive--;
 	l->stats.alive--;
 	l->dead = t; /* its stack is released once we are off it */
+	ring_leave(l, t);
 	urt_task *next = urt__next(l);
 	if (next == t) /* a finished task is not queued */
 		__builtin_unreachable();
@@ -276,6 +281,7 @@ int urt__park(urt_loop *l, urt_task *t, urt_interrupt_fn interrupt, void *wait_o
 	 * all ones otherwise): one test on the common path */
 	if (URT_UNLIKELY((wake_at & t->deadline) != URT_NO_DEADLINE))
 		urt__timer_arm(l, &t->timer, wake_at < t->deadline ? wake_at : t->deadline);
+	ring_leave(l, t);
 	urt_task *next = urt__next(l);
 	if (next == t) /* a parked task is not queued: tell the compiler */
 		__builtin_unreachable();
@@ -391,14 +397,16 @@ int urt_cancel(urt_task *t)
 }
 
 /* urt_yield without a hand-over: alone with budget left (keep running),
- * or the budget is spent (back to the scheduler, which polls the ring). */
+ * or the budget is spent (back to the scheduler, which polls the ring):
+ * t, still in the ready ring, becomes its last task. */
 static __attribute__((noinline)) int yield_slow(urt_loop *l, urt_task *t)
 {
 	if (l->stats.switches < l->switch_limit) {
 		l->switch_limit--; /* a yield alone spends budget too: the loop must poll */
 		return t->yield_res;
 	}
-	urt__ready_push(l, t);
+	l->ready_tail = t;
+	l->nready++;
 	return urt__switch(l, t, NULL);
 }
 
@@ -408,25 +416,14 @@ int urt_yield(void)
 	urt_task *t;
 	if (URT_UNLIKELY(!l || !(t = l->current)))
 		return urt__loop_inherited() ? -ECHILD : -EPERM;
-	urt_task *next = l->ready_head;
-	if (URT_UNLIKELY(!next || l->stats.switches >= l->switch_limit))
-		return yield_slow(l, t);
-	/* hand over to the head and queue at the tail: the queue's length
-	 * does not change. A branch, not a branch-free link through
-	 * next->next_ready: predicted, it keeps the stored head a register
-	 * (t) instead of a value that went through memory once more, and
-	 * the next yield's loads wait on the stores of this one. */
-	urt_task *after = next->next_ready;
-	t->next_ready = NULL;
-	if (after) {
-		l->ready_head = after;
-		l->ready_tail->next_ready = t;
-	} else {
-		l->ready_head = t;
-	}
-	l->ready_tail = t;
-	if (next == t) /* it was not queued: tell the compiler */
+	/* t is the ring's first: the next one runs, t becomes the last (the
+	 * ring and the ready count stay as they are) */
+	urt_task *next = t->next_ready;
+	if (!next) /* the ring is circular: tell the compiler */
 		__builtin_unreachable();
+	if (URT_UNLIKELY(next == t || l->stats.switches >= l->switch_limit))
+		return yield_slow(l, t);
+	l->ready_tail = t;
 	return urt__switch(l, t, next); /* a tail call: see switch.h */
 }
 
