@@ -195,7 +195,10 @@ Test(stall, off_by_config_and_env, .init = warm_unwinder)
 	close(report_fd);
 }
 
-/* Two loops on two threads share one watchdog; both stalls are caught. */
+/* Two loops on two threads share one watchdog; both stalls are caught.
+ * Each spins 400 ms against a 40 ms threshold: with both loops spinning on
+ * a 2-CPU machine that also runs other tests, the watchdog can wait
+ * 100 ms and more for a CPU (150 ms spins missed one stall in ~25 runs). */
 static void *loop_thread(void *arg)
 {
 	urt_config cfg = {.stall_ns = 40 * URT_NS_PER_MS, .stall_fd = report_fd};
@@ -215,7 +218,7 @@ Test(stall, two_loops_one_watchdog, .init = warm_unwinder)
 		pthread_join(th[i], NULL);
 	urt_test_baseline b = urt_test_baseline_take();
 	for (int i = 0; i < 2; i++)
-		pthread_create(&th[i], NULL, loop_thread, (void *)(uintptr_t)(150 * URT_NS_PER_MS));
+		pthread_create(&th[i], NULL, loop_thread, (void *)(uintptr_t)(400 * URT_NS_PER_MS));
 	for (int i = 0; i < 2; i++) {
 		void *r;
 		pthread_join(th[i], &r);
