@@ -1,4 +1,4 @@
-/* Tasks: spawn, the ready queue, parking and waking, join, detach,
+/* Tasks: spawn, the ready ring, parking and waking, join, detach,
  * cancel, yield. */
 #include "core_internal.h"
 #include "probes.h"
