@@ -317,6 +317,11 @@ _Noreturn void urt__fatal(const char *what, int err);
  * the loop inherited from the parent is absent). */
 extern __thread urt_loop *urt__this_loop __attribute__((tls_model("initial-exec")));
 static inline urt_loop *urt__loop(void) { return urt__this_loop; }
+/* A message from another thread waits in l's inbox (a hint: relaxed). */
+static inline bool urt__inbox_waiting(urt_loop *l)
+{
+	return atomic_load_explicit(&l->inbox, memory_order_relaxed) != NULL;
+}
 /* -ECHILD if l was inherited over fork (made by another process), else 0. */
 int urt__loop_foreign(const urt_loop *l);
 /* True if this thread's loop was inherited over fork: blocking calls

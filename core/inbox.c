@@ -41,7 +41,7 @@ int urt__loop_post_counted(urt_loop *l, struct urt_remote *m)
 
 void urt__inbox_drain(urt_loop *l)
 {
-	if (!atomic_load_explicit(&l->inbox, memory_order_relaxed))
+	if (!urt__inbox_waiting(l))
 		return;
 	struct urt_remote *m = atomic_exchange(&l->inbox, NULL), *fifo = NULL;
 	while (m) { /* reverse into posting order */

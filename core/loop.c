@@ -111,7 +111,7 @@ static bool idle_spin(urt_loop *l, uint64_t timeout)
 	    (l->cfg.flags & URT_CFG_PAUSED_TIME))
 		return false;
 	uint64_t end = urt__mono_ns() + (timeout < l->cfg.idle_spin_ns ? timeout : l->cfg.idle_spin_ns);
-	while (!atomic_load_explicit(&l->inbox, memory_order_relaxed)) {
+	while (!urt__inbox_waiting(l)) {
 		if (urt__mono_ns() >= end)
 			return false;
 		urt__cpu_relax();

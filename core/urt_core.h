@@ -70,7 +70,7 @@ typedef struct urt_config {
 	 * flag for pending kernel work: no system call while it polls), so a
 	 * peer's packet finds it awake and costs the sender no wake-up. Trades
 	 * CPU for throughput where the peer is the bottleneck (urt-http under
-	 * wrk, docs/networking.md); it did not help where the server is
+	 * wrk, docs/net.md); it did not help where the server is
 	 * (urt-echo). Never past the next timer; only on a machine with more
 	 * than one CPU online (a loop pinned to one may spin). 0 = off (the
 	 * default). */

@@ -25,7 +25,7 @@
  * 0 = off) for completions before it sleeps (urt_config.io_spin_ns): a
  * client's request then finds the loop awake and costs the client's CPU
  * no wake-up, which is what limits requests/s when the client saturates
- * its core (docs/networking.md). It prints {"server": "urt-http", "requests": N,
+ * its core (docs/net.md). It prints {"server": "urt-http", "requests": N,
  * "enters": io_uring_enter calls, "switches": task switches, "ticks": loop
  * iterations, "io_spins": sleeps the spin saved} when it stops. */
 #include <urt.h>

@@ -112,11 +112,6 @@ static void ns_to_ts(uint64_t ns, struct __kernel_timespec *ts)
 	ts->tv_nsec = (long long)(ns % URT_NS_PER_SEC);
 }
 
-static bool inbox_busy(urt_loop *l)
-{
-	return atomic_load_explicit(&l->inbox, memory_order_relaxed) != NULL;
-}
-
 /* The I/O spin (urt_config.io_spin_ns), before a wait with I/O in flight:
  * submit what is queued and reap what that completed (as the wait would),
  * then poll the CQ and the kernel's pending-work flag (TASKRUN_FLAG rings:
@@ -139,13 +134,13 @@ static bool io_spin(urt_loop *l, uint64_t timeout_ns, unsigned *reaped)
 	/* a message from another thread counts as work too: its wake-up CQE
 	 * may have been among those just reaped, and a sleep would not end
 	 * on it again */
-	if (l->nready || inbox_busy(l))
+	if (l->nready || urt__inbox_waiting(l))
 		return true;
 	if (!l->inflight)
 		return false; /* nothing can complete: sleep (the inbox wakes it) */
 	uint64_t spin = l->cfg.io_spin_ns < timeout_ns ? l->cfg.io_spin_ns : timeout_ns;
 	uint64_t end = urt__mono_ns() + spin;
-	while (!io_uring_cq_ready(ring) && !cq_needs_flush(ring) && !inbox_busy(l)) {
+	while (!io_uring_cq_ready(ring) && !cq_needs_flush(ring) && !urt__inbox_waiting(l)) {
 		if (urt__mono_ns() >= end)
 			return false;
 		urt__cpu_relax();
