@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "check.h"
-#include "urt_offload.h"
+#include "check_offload.h"
 
 #define MS URT_NS_PER_MS
 #define ROUND_TRIPS 200
@@ -31,12 +31,6 @@ typedef struct spin_loop {
 	int rc;
 } spin_loop;
 
-static void *reader(void *arg)
-{
-	char c;
-	return (void *)(intptr_t)urt_read((int)(intptr_t)arg, &c, 1, -1);
-}
-
 static void *spin_main(void *arg)
 {
 	spin_loop *s = arg;
@@ -44,7 +38,7 @@ static void *spin_main(void *arg)
 	urt_task *rt = NULL;
 	if (s->pending_io) {
 		cr_assert_eq(pipe(p), 0);
-		cr_assert_eq(urt_spawn(&rt, reader, (void *)(intptr_t)p[0], NULL), 0);
+		cr_assert_eq(urt_spawn(&rt, urt_test_read_byte, (void *)(intptr_t)p[0], NULL), 0);
 	}
 	atomic_store(&s->loop, urt_loop_current());
 	while (!atomic_load(&s->stop))
@@ -89,20 +83,7 @@ static void finish(spin_loop *s)
 	cr_expect_eq(s->rc, 0);
 }
 
-static void *echo(void *arg) { return arg; }
-
-/* Submit and wait, n times in a row, from this (foreign) thread. */
-static void round_trips(urt_loop *l, int n)
-{
-	for (int i = 0; i < n; i++) {
-		urt_future *f;
-		cr_assert_eq(urt_submit(l, echo, (void *)(intptr_t)i, &f), 0);
-		void *res = NULL;
-		cr_assert_eq(urt_future_wait(f, UINT64_MAX, &res), 0);
-		cr_assert_eq((intptr_t)res, i);
-		urt_future_release(f);
-	}
-}
+static void round_trips(urt_loop *l, int n) { urt_test_submit_round_trips(l, n, UINT64_MAX); }
 
 static bool two_cpus(void)
 {

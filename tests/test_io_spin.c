@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "check.h"
-#include "urt_offload.h"
+#include "check_offload.h"
 
 #define MS URT_NS_PER_MS
 #define ROUND_TRIPS 200
@@ -134,12 +134,6 @@ Test(io_spin, off_with_paused_time, .timeout = 60)
 	cr_expect_eq(p.stats.io_spins, 0);
 }
 
-static void *reader(void *arg)
-{
-	char c;
-	return (void *)(intptr_t)urt_read((int)(intptr_t)arg, &c, 1, -1);
-}
-
 /* A read that stays in flight, a spin of 10 s, and sleeps of 20 ms: each
  * sleep ends on time (the spin stops at the next timer). */
 static void *timer_main(void *arg)
@@ -148,7 +142,7 @@ static void *timer_main(void *arg)
 	int p[2];
 	cr_assert_eq(pipe(p), 0);
 	urt_task *rt;
-	cr_assert_eq(urt_spawn(&rt, reader, (void *)(intptr_t)p[0], NULL), 0);
+	cr_assert_eq(urt_spawn(&rt, urt_test_read_byte, (void *)(intptr_t)p[0], NULL), 0);
 	uint64_t t0 = urt_now();
 	for (int i = 0; i < 5; i++)
 		cr_assert_eq(urt_sleep(20 * MS), 0);
@@ -180,7 +174,7 @@ static void *spinner_main(void *arg)
 {
 	spinner *s = arg;
 	atomic_store(&s->loop, urt_loop_current());
-	return reader((void *)(intptr_t)s->pipe[0]); /* until the test writes */
+	return urt_test_read_byte((void *)(intptr_t)s->pipe[0]); /* until the test writes */
 }
 
 static void *spinner_thread(void *arg)
@@ -188,8 +182,6 @@ static void *spinner_thread(void *arg)
 	cr_assert_eq(urt_run(spinner_main, arg, &(urt_config){.io_spin_ns = 10 * URT_NS_PER_SEC}, NULL), 0);
 	return NULL;
 }
-
-static void *echo(void *arg) { return arg; }
 
 Test(io_spin, never_keeps_a_submission_waiting, .timeout = 60)
 {
@@ -199,14 +191,7 @@ Test(io_spin, never_keeps_a_submission_waiting, .timeout = 60)
 	cr_assert_eq(pthread_create(&th, NULL, spinner_thread, &s), 0);
 	while (!atomic_load(&s.loop))
 		usleep(200);
-	for (int i = 0; i < 50; i++) {
-		urt_future *f;
-		cr_assert_eq(urt_submit(atomic_load(&s.loop), echo, (void *)(intptr_t)i, &f), 0);
-		void *res = NULL;
-		cr_assert_eq(urt_future_wait(f, URT_NS_PER_SEC, &res), 0, "submission %d waited", i);
-		cr_expect_eq((intptr_t)res, i);
-		urt_future_release(f);
-	}
+	urt_test_submit_round_trips(atomic_load(&s.loop), 50, URT_NS_PER_SEC);
 	cr_assert_eq(write(s.pipe[1], "x", 1), 1);
 	cr_assert_eq(pthread_join(th, NULL), 0);
 	close(s.pipe[0]);

@@ -191,3 +191,9 @@ uint16_t urt_test_free_port(void)
 	close(fd);
 	return ntohs(sa.sin_port);
 }
+
+void *urt_test_read_byte(void *fd)
+{
+	char c;
+	return (void *)(intptr_t)urt_read((int)(intptr_t)fd, &c, 1, -1);
+}

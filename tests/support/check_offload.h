@@ -1,6 +1,7 @@
-/* urt_test_run for the tests that use the offload pools. A header of its
- * own (inline): check.c must not reference offload, or every test binary
- * would link the pools and their stats provider. */
+/* Helpers for the tests that use offload (pools, cross-thread
+ * submission). A header of its own (inline): check.c must not reference
+ * offload, or every test binary would link the pools and their stats
+ * provider. */
 #ifndef URT_TEST_CHECK_OFFLOAD_H
 #define URT_TEST_CHECK_OFFLOAD_H
 
@@ -18,6 +19,22 @@ static inline void *urt_test_run_offload(urt_task_fn fn, void *arg)
 	cr_assert_eq(urt_offload_shutdown(), 0);
 	urt_test_fds_threads_check(b);
 	return result;
+}
+
+static inline void *urt_test_identity(void *arg) { return arg; }
+
+/* From this (foreign) thread, n times in a row: urt_submit an identity
+ * task to l and wait for it at most wait_ns (UINT64_MAX: no bound). */
+static inline void urt_test_submit_round_trips(urt_loop *l, int n, uint64_t wait_ns)
+{
+	for (int i = 0; i < n; i++) {
+		urt_future *f;
+		cr_assert_eq(urt_submit(l, urt_test_identity, (void *)(intptr_t)i, &f), 0);
+		void *res = NULL;
+		cr_assert_eq(urt_future_wait(f, wait_ns, &res), 0, "submission %d waited", i);
+		cr_assert_eq((intptr_t)res, i);
+		urt_future_release(f);
+	}
 }
 
 #endif
