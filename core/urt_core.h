@@ -68,12 +68,11 @@ typedef struct urt_config {
 	/* I/O spin: a loop about to sleep with I/O in flight first submits
 	 * what it queued, then polls this long for completions (the ring's
 	 * flag for pending kernel work: no system call while it polls), so a
-	 * peer's packet finds it awake and costs the sender no wake-up. Trades
-	 * CPU for throughput where the peer is the bottleneck (urt-http under
-	 * wrk, docs/net.md); it did not help where the server is
-	 * (urt-echo). Never past the next timer; only on a machine with more
-	 * than one CPU online (a loop pinned to one may spin). 0 = off (the
-	 * default). */
+	 * peer's packet finds it awake and costs the sender no wake-up, for
+	 * the CPU it spins away. Measured here it made no reliable difference
+	 * to urt-http under wrk or to urt-echo (docs/net.md). Never past the
+	 * next timer; only on a machine with more than one CPU online (a loop
+	 * pinned to one may spin). 0 = off (the default). */
 	uint64_t io_spin_ns;
 } urt_config;
 

@@ -2,13 +2,17 @@
  * and the client to CPU 1.
  *
  *   http_get_rps / http_get_p99            GET / keep-alive under wrk, access log off
+ *   http_get_rps_spin                      the same with urt-http's I/O spin on
+ *                                          (--spin-us 50; informational: what the
+ *                                          opt-in spin is worth here)
  *   http_get_log_rps / http_get_log_p99    the same with the access log on for both
  *   http_file4k_rps                        GET /files/4k (a 4 KiB file)
  *   idle_rss_per_conn                      RSS per idle keep-alive connection
  *                                          (each served one request, then idles)
  *
  * nginx runs with one worker process (master_process off) and the same
- * routes. Servers alternate within a round (urt, nginx, urt, ...); medians
+ * routes. Servers alternate within a round (urt, nginx, [urt with the
+ * spin,] urt, ...); medians
  * over the rounds. Without wrk or nginx the comparisons that need them are
  * skipped with a message. --quick: one round of 1 s per case, 2,000 idle
  * connections instead of 10,000. */
@@ -31,7 +35,8 @@
 #include "bench_util.h"
 
 #define MAX_ROUNDS 9
-enum { URT, NGINX };
+enum { URT, NGINX, URT_SPIN, NSERVERS };
+static const char *const server_names[NSERVERS] = {"urt-http", "nginx", "urt-spin"};
 
 static char bin_dir[PATH_MAX], tmp_dir[64], nginx_bin[PATH_MAX], wrk_bin[PATH_MAX];
 static int cpu_server = 0, cpu_client = 1;
@@ -105,11 +110,19 @@ static pid_t start_server(int which, uint16_t port, int log_on)
 	snprintf(port_s, sizeof port_s, "%u", port);
 	snprintf(root, sizeof root, "%s/root", tmp_dir);
 	pid_t pid;
-	if (which == URT) {
+	if (which != NGINX) {
 		snprintf(path, sizeof path, "%s/urt-http", bin_dir);
 		snprintf(logp, sizeof logp, "%s/urt-access.log", tmp_dir);
-		char *argv[] = {path, "--port", port_s, "--root", root, log_on ? "--access-log" : NULL,
-				logp, NULL};
+		char *argv[10] = {path, "--port", port_s, "--root", root};
+		int argc = 5;
+		if (which == URT_SPIN) {
+			argv[argc++] = "--spin-us";
+			argv[argc++] = "50";
+		}
+		if (log_on) {
+			argv[argc++] = "--access-log";
+			argv[argc++] = logp;
+		}
 		pid = spawn(argv, cpu_server, open("/dev/null", O_WRONLY));
 	} else {
 		char conf[8192];
@@ -222,7 +235,7 @@ static int measure(int which, int log_on, const char *path, double secs, double 
 	uint16_t port = perf_free_port();
 	pid_t pid = start_server(which, port, log_on);
 	if (!pid) {
-		fprintf(stderr, "bench_http: %s did not start\n", which == URT ? "urt-http" : "nginx");
+		fprintf(stderr, "bench_http: %s did not start\n", server_names[which]);
 		return -1;
 	}
 	double cpu0 = cpu_us(pid);
@@ -231,7 +244,7 @@ static int measure(int which, int log_on, const char *path, double secs, double 
 	stop_server(pid);
 	if (r == 0)
 		fprintf(stderr, "bench_http: %-8s %-10s log=%d %9.0f req/s p99 %8.1f us  "
-			"cpu %5.2f us/req\n", which == URT ? "urt-http" : "nginx", path, log_on,
+			"cpu %5.2f us/req\n", server_names[which], path, log_on,
 			*rps, *p99, cpu / (*rps * secs));
 	return r;
 }
@@ -283,7 +296,7 @@ static double idle_rss(int which, unsigned n)
 	}
 	double per = (double)(after - before) * 1024.0 / n;
 	fprintf(stderr, "bench_http: %-8s idle %u conns: RSS %ld -> %ld KiB, %.0f B/conn\n",
-		which == URT ? "urt-http" : "nginx", n, before, after, per);
+		server_names[which], n, before, after, per);
 	return per;
 }
 
@@ -321,20 +334,24 @@ static void cleanup(void)
 		fprintf(stderr, "bench_http: could not remove %s\n", tmp_dir);
 }
 
-struct pair_result { double rps[2][MAX_ROUNDS], p99[2][MAX_ROUNDS]; };
+struct pair_result { double rps[NSERVERS][MAX_ROUNDS], p99[NSERVERS][MAX_ROUNDS]; };
 
 static int compare(const char *name, int log_on, const char *path, int rounds, double secs,
-		   double rps_target, int with_p99)
+		   double rps_target, int with_p99, int with_spin)
 {
 	struct pair_result pr;
 	for (int r = 0; r < rounds; r++)
-		for (int w = URT; w <= NGINX; w++)
+		for (int w = URT; w <= (with_spin ? URT_SPIN : NGINX); w++)
 			if (measure(w, log_on, path, secs, &pr.rps[w][r], &pr.p99[w][r]) < 0)
 				return -1;
 	char bench[64];
 	double u = perf_median(pr.rps[URT], rounds), g = perf_median(pr.rps[NGINX], rounds);
 	snprintf(bench, sizeof bench, "%s_rps", name);
 	perf_emit(bench, u, g, "nginx", "requests/s", rps_target, 0, 0);
+	if (with_spin) {
+		snprintf(bench, sizeof bench, "%s_rps_spin", name);
+		perf_emit(bench, perf_median(pr.rps[URT_SPIN], rounds), g, "nginx", "requests/s", 0, 0, 0);
+	}
 	if (with_p99) {
 		snprintf(bench, sizeof bench, "%s_p99", name);
 		perf_emit(bench, perf_median(pr.p99[URT], rounds), perf_median(pr.p99[NGINX], rounds),
@@ -365,10 +382,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_http: %s not found (apt-get install wrk nginx): "
 			"skipping the comparisons with nginx\n", !have_wrk ? "wrk" : "nginx");
 	} else {
-		failed |= compare("http_get", 0, "/", rounds, secs, 1.2, 1) < 0;
+		failed |= compare("http_get", 0, "/", rounds, secs, 1.2, 1, !quick) < 0;
 		if (!quick) {
-			failed |= compare("http_get_log", 1, "/", rounds, secs, 1.2, 1) < 0;
-			failed |= compare("http_file4k", 0, "/files/4k", rounds, secs, 1.0, 0) < 0;
+			failed |= compare("http_get_log", 1, "/", rounds, secs, 1.2, 1, 0) < 0;
+			failed |= compare("http_file4k", 0, "/files/4k", rounds, secs, 1.0, 0, 0) < 0;
 		}
 	}
 	unsigned n = quick ? 2000 : 10000;

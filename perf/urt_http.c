@@ -21,11 +21,9 @@
  * receiving at once and the batch returns to a pool when sent (an idle
  * connection holds no output memory). An access log line per request
  * goes through urt's logger with the request id kept in a context
- * variable (a log field). Each loop spins up to --spin-us (default 50,
- * 0 = off) for completions before it sleeps (urt_config.io_spin_ns): a
- * client's request then finds the loop awake and costs the client's CPU
- * no wake-up, which is what limits requests/s when the client saturates
- * its core (docs/net.md). It prints {"server": "urt-http", "requests": N,
+ * variable (a log field). --spin-us US (default 0: off) makes each loop
+ * spin up to US for completions before it sleeps (urt_config.io_spin_ns;
+ * bench_http's http_get_rps_spin row measures it, docs/net.md). It prints {"server": "urt-http", "requests": N,
  * "enters": io_uring_enter calls, "switches": task switches, "ticks": loop
  * iterations, "io_spins": sleeps the spin saved} when it stops. */
 #include <urt.h>
@@ -93,7 +91,7 @@ typedef struct loop_state {
 } loop_state;
 
 static opts o = {.loops = 1, .timeout_ns = 10 * URT_NS_PER_SEC, .idle_ns = 60 * URT_NS_PER_SEC,
-		 .conn_stack = 16384, .spin_ns = 50 * 1000};
+		 .conn_stack = 16384};
 static loop_state loops[MAX_LOOPS];
 static int root_fd = -1;
 static int stop_fd = -1;
