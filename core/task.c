@@ -301,6 +301,7 @@ void urt__wake(urt_task *t, int res)
 	t->wait_what = NULL;
 	t->wait_fd = -1;
 	urt__ready_push(l, t);
+	urt__ctx_prefetch(&t->regs);
 	/* no call unless armed; last, so it is a tail call and the common
 	 * path saves no registers */
 	if (URT_UNLIKELY(t->timer.heap_idx != URT_TIMER_IDLE))
