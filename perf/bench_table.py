@@ -294,7 +294,7 @@ def cmd_demo(d, outdir):
         [f"{unit}/s (closed loop)", num(closed.get("rps")),
          f"{closed.get('conns')} connections, each waits for its reply, {closed.get('seconds', 0):.1f} s"],
         [f"{unit}/s (open loop)", num(o.get("rps")) if o else "n/a",
-         f"fixed rate {num(o.get('rate'))}/s (~70 % of the closed-loop rate), {o.get('seconds', 0):.1f} s" if o else "skipped"],
+         f"fixed rate {num(o.get('rate'))}/s (half the closed-loop rate), {o.get('seconds', 0):.1f} s" if o else "skipped"],
         ["latency p50", f"{num(o.get('p50_us'))} us" if o else "n/a",
          "open loop, from each request's due time (coordinated omission corrected)"],
         ["latency p99", f"{num(o.get('p99_us'))} us" if o else "n/a",
