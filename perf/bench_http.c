@@ -375,7 +375,7 @@ static int compare(const char *name, int log_on, const char *path, int rounds, d
 int main(int argc, char **argv)
 {
 	int quick = perf_has_flag(argc, argv, "--quick");
-	int rounds = quick ? 1 : 3;
+	int rounds = quick ? 1 : 5;
 	double secs = quick ? 1 : 3;
 	find_bin_dir();
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
