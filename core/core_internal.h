@@ -341,6 +341,21 @@ static inline void urt__cpu_relax(void)
 #endif
 }
 
+/* The spins of a loop about to sleep (core/loop.c's idle spin, uring's
+ * I/O spin): pause-poll until done(l) holds, for at most min(spin_ns,
+ * timeout_ns) (a spin never holds a timer back). true: done(l) held. */
+static inline bool urt__spin_until(urt_loop *l, uint64_t spin_ns, uint64_t timeout_ns,
+				   bool (*done)(urt_loop *l))
+{
+	uint64_t end = urt__mono_ns() + (spin_ns < timeout_ns ? spin_ns : timeout_ns);
+	while (!done(l)) {
+		if (urt__mono_ns() >= end)
+			return false;
+		urt__cpu_relax();
+	}
+	return true;
+}
+
 /* ---- parking ----------------------------------------------------------- */
 /* Check the running task may block: -EPERM outside a task, -ECANCELED,
  * -ETIME. Returns 0 and sets *lp, *tp when it may. */

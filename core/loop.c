@@ -110,12 +110,8 @@ static bool idle_spin(urt_loop *l, uint64_t timeout)
 	if (!recent || !l->cfg.idle_spin_ns || l->inflight || l->external ||
 	    (l->cfg.flags & URT_CFG_PAUSED_TIME))
 		return false;
-	uint64_t end = urt__mono_ns() + (timeout < l->cfg.idle_spin_ns ? timeout : l->cfg.idle_spin_ns);
-	while (!urt__inbox_waiting(l)) {
-		if (urt__mono_ns() >= end)
-			return false;
-		urt__cpu_relax();
-	}
+	if (!urt__spin_until(l, l->cfg.idle_spin_ns, timeout, urt__inbox_waiting))
+		return false;
 	l->stats.idle_spins++;
 	return true;
 }

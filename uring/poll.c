@@ -112,6 +112,14 @@ static void ns_to_ts(uint64_t ns, struct __kernel_timespec *ts)
 	ts->tv_nsec = (long long)(ns % URT_NS_PER_SEC);
 }
 
+/* What ends an I/O spin: a completion, kernel work pending for this
+ * thread, or a message from another thread. */
+static bool io_spin_done(urt_loop *l)
+{
+	struct io_uring *ring = &l->backend->ring;
+	return io_uring_cq_ready(ring) || cq_needs_flush(ring) || urt__inbox_waiting(l);
+}
+
 /* The I/O spin (urt_config.io_spin_ns), before a wait with I/O in flight:
  * submit what is queued and reap what that completed (as the wait would),
  * then poll the CQ and the kernel's pending-work flag (TASKRUN_FLAG rings:
@@ -138,13 +146,8 @@ static bool io_spin(urt_loop *l, uint64_t timeout_ns, unsigned *reaped)
 		return true;
 	if (!l->inflight)
 		return false; /* nothing can complete: sleep (the inbox wakes it) */
-	uint64_t spin = l->cfg.io_spin_ns < timeout_ns ? l->cfg.io_spin_ns : timeout_ns;
-	uint64_t end = urt__mono_ns() + spin;
-	while (!io_uring_cq_ready(ring) && !cq_needs_flush(ring) && !urt__inbox_waiting(l)) {
-		if (urt__mono_ns() >= end)
-			return false;
-		urt__cpu_relax();
-	}
+	if (!urt__spin_until(l, l->cfg.io_spin_ns, timeout_ns, io_spin_done))
+		return false;
 	l->stats.io_spins++;
 	return true;
 }
