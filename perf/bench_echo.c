@@ -6,8 +6,10 @@
  * server with SIGTERM and reads the JSON lines both print: the client's
  * round trips/s and latency, the server's CPU time (getrusage), bytes
  * echoed and io_uring_enter calls. Servers alternate within a round
- * (urt, uring, epoll, libuv, urt, ...) at 50, 500 and 5,000 connections;
- * medians over the rounds are reported. libuv-echo (perf/net.cmake) is
+ * (urt, uring, epoll, libuv) at 50, 500 and 5,000 connections, and each
+ * leads a round in turn (the next round starts with uring, ...), so none
+ * always runs first, right after the previous count's teardown; medians
+ * over the rounds are reported. libuv-echo (perf/net.cmake) is
  * skipped when it was not built. --quick: 1 s runs, one round, and the
  * 5,000-connection count is left out. */
 #include <arpa/inet.h>
@@ -213,9 +215,11 @@ int main(int argc, char **argv)
 		if (quick && conn_counts[c] > 500)
 			continue; /* the smoke run stays short */
 		for (int r = 0; r < rounds; r++)
-			for (int s = 0; s < NSRV; s++)
+			for (int k = 0; k < NSRV; k++) {
+				int s = (k + r) % NSRV; /* each server leads a round in turn */
 				if (have[s] && run_one(s, conn_counts[c], secs, &res[s][r]) < 0)
 					failed = 1;
+			}
 		if (failed)
 			return 1;
 		char name[64];

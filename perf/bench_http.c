@@ -13,9 +13,8 @@
  *                                          (each served one request, then idles)
  *
  * nginx runs with one worker process (master_process off) and the same
- * routes. Servers alternate within a round (urt, nginx, [urt with the
- * spin,] urt, ...); medians
- * over the rounds. Without wrk or nginx the comparisons that need them are
+ * routes. Servers alternate within a round (urt, nginx[, urt with the
+ * spin]), each leading a round in turn; medians over the rounds. Without wrk or nginx the comparisons that need them are
  * skipped with a message. --quick: one round of 1 s per case, 2,000 idle
  * connections instead of 10,000. */
 #include <arpa/inet.h>
@@ -345,11 +344,14 @@ static int compare(const char *name, int log_on, const char *path, int rounds, d
 		   double rps_target, int with_p99, int with_spin)
 {
 	struct pair_result pr;
+	int n = with_spin ? URT_SPIN + 1 : NGINX + 1;
 	for (int r = 0; r < rounds; r++)
-		for (int w = URT; w <= (with_spin ? URT_SPIN : NGINX); w++)
+		for (int k = 0; k < n; k++) {
+			int w = (k + r) % n; /* each server leads a round in turn */
 			if (measure(w, log_on, path, secs, &pr.rps[w][r], &pr.p99[w][r],
 				    &pr.cpu[w][r]) < 0)
 				return -1;
+		}
 	char bench[64];
 	double u = perf_median(pr.rps[URT], rounds), g = perf_median(pr.rps[NGINX], rounds);
 	snprintf(bench, sizeof bench, "%s_rps", name);
