@@ -4,8 +4,15 @@
 #include <errno.h>
 #include <stdlib.h>
 
-static int check_set(urt_loop *l, urt_task *const *tasks, size_t n)
+/* What wait_all and wait_any check first: the caller may block (-EPERM,
+ * -ECANCELED, -ETIME otherwise) and the set is non-empty and holds only
+ * joinable tasks of the caller's loop (-EINVAL). */
+static int begin_wait(urt_task *const *tasks, size_t n, urt_loop **lp, urt_task **self)
 {
+	int r = urt__may_block(lp, self);
+	if (r < 0)
+		return r;
+	urt_loop *l = *lp;
 	if (!tasks || !n || n > INT32_MAX)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
@@ -20,10 +27,8 @@ int urt_wait_all(urt_task *const *tasks, size_t n)
 {
 	urt_loop *l;
 	urt_task *self;
-	int r = urt__may_block(&l, &self);
+	int r = begin_wait(tasks, n, &l, &self);
 	if (r < 0)
-		return r;
-	if ((r = check_set(l, tasks, n)) < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
 		if (tasks[i]->state == URT_T_DONE)
@@ -52,10 +57,8 @@ int urt_wait_any(urt_task *const *tasks, size_t n)
 {
 	urt_loop *l;
 	urt_task *self;
-	int r = urt__may_block(&l, &self);
+	int r = begin_wait(tasks, n, &l, &self);
 	if (r < 0)
-		return r;
-	if ((r = check_set(l, tasks, n)) < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
 		if (tasks[i]->state == URT_T_DONE)
