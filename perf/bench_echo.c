@@ -186,6 +186,23 @@ static double med(result (*res)[MAX_ROUNDS], int srv, int rounds, size_t field_o
 	return perf_median(v, rounds);
 }
 
+/* stderr: urt's round trips/s over each peer's, round by round (the two
+ * ran within seconds of each other): the median and the range say how
+ * much of a gap between the medians the machine's drift can explain. */
+static void print_paired(result (*res)[MAX_ROUNDS], const int *have, int rounds, unsigned conns)
+{
+	for (int s = SRV_URING; s < NSRV; s++) {
+		if (!have[s] || rounds < 2)
+			continue;
+		double v[MAX_ROUNDS];
+		for (int i = 0; i < rounds; i++)
+			v[i] = res[s][i].rtps > 0 ? res[SRV_URT][i].rtps / res[s][i].rtps : 0;
+		double m = perf_median(v, rounds); /* sorts v */
+		fprintf(stderr, "bench_echo: c=%-4u urt / %-10s per round: median %.3f, range %.3f-%.3f\n",
+			conns, srv_names[s], m, v[0], v[rounds - 1]);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	int quick = perf_has_flag(argc, argv, "--quick");
@@ -224,6 +241,7 @@ int main(int argc, char **argv)
 			return 1;
 		char name[64];
 		unsigned n = conn_counts[c];
+		print_paired(res, have, rounds, n);
 		double u_rtps = med(res, SRV_URT, rounds, offsetof(result, rtps));
 		if (have[SRV_URING]) {
 			snprintf(name, sizeof(name), "echo_rtps_c%u", n);
