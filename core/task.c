@@ -269,6 +269,20 @@ int urt__may_block_slow(urt_loop **lp, urt_task **tp)
 	return 0;
 }
 
+/* The park's timer: at its own wake-up time or the deadline, whichever
+ * comes first; at once (the next tick) for a cancelled task's interruptible
+ * park. urt_cancel interrupts a parked task itself, but one it found ready
+ * (woken, not yet run) only got the flag, and a wait that loops (wake,
+ * check, park again) would otherwise park past its cancel. */
+static __attribute__((noinline)) void park_timer(urt_loop *l, urt_task *t, uint64_t wake_at)
+{
+	uint64_t at = wake_at < t->deadline ? wake_at : t->deadline;
+	if ((t->flags & URT_TF_CANCELLED) && t->interrupt)
+		at = 0;
+	if (at != URT_NO_DEADLINE)
+		urt__timer_arm(l, &t->timer, at);
+}
+
 int urt__park(urt_loop *l, urt_task *t, urt_interrupt_fn interrupt, void *wait_obj,
 	      const char *what, uint64_t wake_at)
 {
@@ -278,9 +292,10 @@ int urt__park(urt_loop *l, urt_task *t, urt_interrupt_fn interrupt, void *wait_o
 	t->wait_what = what;
 	t->wake_at = wake_at;
 	/* no timer unless a wake-up time or a deadline is set (both are
-	 * all ones otherwise): one test on the common path */
-	if (URT_UNLIKELY((wake_at & t->deadline) != URT_NO_DEADLINE))
-		urt__timer_arm(l, &t->timer, wake_at < t->deadline ? wake_at : t->deadline);
+	 * all ones otherwise) or the task is cancelled: one branch on the
+	 * common path */
+	if (URT_UNLIKELY((wake_at & t->deadline) != URT_NO_DEADLINE || (t->flags & URT_TF_CANCELLED)))
+		park_timer(l, t, wake_at);
 	ring_leave(l, t);
 	urt_task *next = urt__next(l);
 	if (next == t) /* a parked task is not queued: tell the compiler */
@@ -308,7 +323,9 @@ void urt__wake(urt_task *t, int res)
 		urt__timer_disarm(l, &t->timer);
 }
 
-/* Stop a park early: the interrupt function decides how the wait ends. */
+/* Stop a park early: the interrupt function decides how the wait ends.
+ * One that lets the wait go on (a drain that must not end early) keeps
+ * its own wake-up time: the timer, disarmed here, is armed again for it. */
 static void interrupt(urt_task *t, int err)
 {
 	urt_interrupt_fn fn = t->interrupt;
@@ -317,16 +334,19 @@ static void interrupt(urt_task *t, int err)
 	t->interrupt = NULL;
 	urt__timer_disarm(t->loop, &t->timer);
 	fn(t, err);
+	if (t->state == URT_T_PARKED && t->wake_at != URT_NO_DEADLINE)
+		urt__timer_arm(t->loop, &t->timer, t->wake_at);
 }
 
-/* The park's timer: its own wake-up time (sleep) or the deadline. */
+/* The park's timer: its own wake-up time (sleep), the deadline, or a
+ * cancel that found the task ready (see park_timer). */
 static void task_fire(urt_loop *l, urt_timer *tm)
 {
 	urt_task *t = (urt_task *)((char *)tm - offsetof(urt_task, timer));
 	if (t->wake_at <= urt__now(l))
 		urt__wake(t, 0);
 	else
-		interrupt(t, -ETIME);
+		interrupt(t, (t->flags & URT_TF_CANCELLED) ? -ECANCELED : -ETIME);
 }
 
 /* ---- the public task calls --------------------------------------------- */
