@@ -85,11 +85,12 @@ int urt_bufring_create(urt_bufring **out, unsigned nbufs, size_t bufsize)
 	return 0;
 }
 
+/* Every receive waiting for a buffer re-checks, not just the first: the
+ * first may re-arm on a socket with nothing to read and leave the buffer
+ * free while another, whose socket has data, would wait on. */
 void urt__bufring_wake(urt_bufring *br)
 {
-	struct urt__waiter *w = urt__waitq_pop(&br->room);
-	if (w)
-		urt__wake(w->task, 0);
+	urt__waitq_wake_all(&br->room, 0);
 }
 
 int urt_bufring_release(urt_bufring *br, urt_buf *b)

@@ -23,6 +23,7 @@ struct urt_msrecv {
 	int end_res;                /* 0 (EOF) or -errno, returned from then on */
 	int head, tail;             /* queue of filled buffer ids, -1 when empty */
 	urt_task *waiter;           /* task parked in next() or close() */
+	urt_task *reader;           /* task inside next(), parked or not: close waits for none */
 };
 
 /* An interrupted wait: the request stays armed, what comes is queued. */
@@ -80,20 +81,27 @@ static void ms_cqe(urt_loop *l, unsigned flags, bool *armed, urt_task **waiter)
 	wake_waiter(waiter);
 }
 
-/* Start of a blocking next(): the calling task, on the object's loop. */
-static int ms_enter(urt_loop *owner, urt_loop **l, urt_task **t)
+/* Start of a blocking next(): the calling task, on the object's loop,
+ * and no other task inside next() (one queue, one reader: -EBUSY). */
+static int ms_enter(urt_loop *owner, const urt_task *reader, urt_loop **l, urt_task **t)
 {
 	int e = urt__may_block(l, t);
 	if (e < 0)
 		return e;
-	return owner == *l ? 0 : -EINVAL;
+	if (owner != *l)
+		return -EINVAL;
+	return reader ? -EBUSY : 0;
 }
 
 /* Close: cancel an armed request and wait for its final CQE, which may
- * still write into the object. 0, or -EPERM outside a task. */
+ * still write into the object. 0; -EPERM outside a task; -EBUSY while
+ * another task is inside next(): parked or woken, it still reads the
+ * object, which close would free under it (cancel that task first). */
 static int ms_cancel(urt_loop *l, urt_op *op, bool *armed, bool *closing,
-		     urt_task **waiter, const char *what)
+		     urt_task **waiter, const urt_task *reader, const char *what)
 {
+	if (reader)
+		return -EBUSY;
 	if (!*armed)
 		return 0;
 	if (!l->current)
@@ -170,15 +178,9 @@ static unsigned recv_pop(urt_msrecv *r)
 	return bid;
 }
 
-ssize_t urt_msrecv_next(urt_msrecv *r, urt_buf *b)
+static ssize_t recv_next(urt_msrecv *r, urt_loop *l, urt_task *t, urt_buf *b)
 {
-	if (!r || !b)
-		return -EINVAL;
-	urt_loop *l;
-	urt_task *t;
-	int e = ms_enter(r->loop, &l, &t);
-	if (e < 0)
-		return e;
+	int e;
 	for (;;) {
 		if (r->head >= 0) {
 			unsigned bid = recv_pop(r);
@@ -207,12 +209,27 @@ ssize_t urt_msrecv_next(urt_msrecv *r, urt_buf *b)
 	}
 }
 
+ssize_t urt_msrecv_next(urt_msrecv *r, urt_buf *b)
+{
+	if (!r || !b)
+		return -EINVAL;
+	urt_loop *l;
+	urt_task *t;
+	int e = ms_enter(r->loop, r->reader, &l, &t);
+	if (e < 0)
+		return e;
+	r->reader = t;
+	ssize_t n = recv_next(r, l, t, b);
+	r->reader = NULL;
+	return n;
+}
+
 int urt_msrecv_close(urt_msrecv *r)
 {
 	urt_loop *l = urt__loop();
 	if (!r || r->loop != l)
 		return -EINVAL;
-	int e = ms_cancel(l, &r->op, &r->armed, &r->closing, &r->waiter, "recv cancel");
+	int e = ms_cancel(l, &r->op, &r->armed, &r->closing, &r->waiter, r->reader, "recv cancel");
 	if (e < 0)
 		return e;
 	while (r->head >= 0)
@@ -312,17 +329,16 @@ int urt_acceptor_next(urt_acceptor *a)
 		return -EINVAL;
 	urt_loop *l;
 	urt_task *t;
-	int e = ms_enter(a->loop, &l, &t);
+	int e = ms_enter(a->loop, a->reader, &l, &t);
 	if (e < 0)
 		return e;
-	for (;;) {
-		int fd = urt__acceptor_try(a);
-		if (fd != -EAGAIN)
-			return fd;
-		e = wait_on(l, t, &a->waiter, wait_interrupt, "accept multishot");
-		if (e < 0)
-			return e;
-	}
+	a->reader = t;
+	int fd;
+	while ((fd = urt__acceptor_try(a)) == -EAGAIN &&
+	       (fd = wait_on(l, t, &a->waiter, wait_interrupt, "accept multishot")) == 0)
+		;
+	a->reader = NULL;
+	return fd;
 }
 
 int urt_acceptor_close(urt_acceptor *a)
@@ -330,7 +346,7 @@ int urt_acceptor_close(urt_acceptor *a)
 	urt_loop *l = urt__loop();
 	if (!a || a->loop != l)
 		return -EINVAL;
-	int e = ms_cancel(l, &a->op, &a->armed, &a->closing, &a->waiter, "accept cancel");
+	int e = ms_cancel(l, &a->op, &a->armed, &a->closing, &a->waiter, a->reader, "accept cancel");
 	if (e < 0)
 		return e;
 	while (a->qlen) {

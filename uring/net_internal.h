@@ -31,7 +31,7 @@ static inline void urt__bufring_took(urt_bufring *br, unsigned bid, uint32_t len
 	br->out++;
 }
 
-/* Wake the first receive waiting for a buffer (bufring.c). */
+/* Wake every receive waiting for a buffer (bufring.c). */
 void urt__bufring_wake(urt_bufring *br);
 
 /* Hand buffer bid back to the kernel and wake a waiter. Inline: an echo
@@ -59,6 +59,7 @@ struct urt_acceptor {
 	int *q;                     /* accepted fds not taken yet (ring buffer) */
 	unsigned qhead, qlen, qcap;
 	urt_task *waiter;           /* task to wake when something arrives */
+	urt_task *reader;           /* task inside urt_acceptor_next: close waits for none */
 };
 
 /* Non-blocking: an accepted fd, the pending error, or -EAGAIN (then the

@@ -39,6 +39,8 @@ struct urt_sender {
 	int flags;                  /* MSG_* for every send */
 	int err;                    /* sticky: the first failure */
 	bool closing;               /* close cancelled the send in flight */
+	bool closed;                /* close has begun: a flush no longer waits */
+	unsigned flushers;          /* tasks in urt_sender_flush: close frees nothing under them */
 	bool waiting;               /* the send in flight may wait for socket space */
 	size_t pending;             /* bytes queued and not sent */
 	send_entry *q;              /* ring buffer; q[head] is in flight when qlen > 0 */
@@ -260,13 +262,11 @@ ssize_t urt_sender_pending(const urt_sender *s)
 	return s ? (ssize_t)s->pending : -EINVAL;
 }
 
-int urt_sender_flush(urt_sender *s)
+static int flush_wait(urt_sender *s)
 {
-	int r = usable(s);
-	if (r < 0)
-		return r;
 	urt_loop *l;
 	urt_task *t;
+	int r;
 	while (s->qlen) {
 		if ((r = urt__may_block(&l, &t)) < 0)
 			return r;
@@ -278,6 +278,19 @@ int urt_sender_flush(urt_sender *s)
 	return s->err;
 }
 
+int urt_sender_flush(urt_sender *s)
+{
+	int r = usable(s);
+	if (r < 0)
+		return r;
+	if (s->closed)
+		return -EBADF; /* close, waiting too, frees s once the queue is empty */
+	s->flushers++;
+	r = flush_wait(s);
+	s->flushers--;
+	return r;
+}
+
 static void wait_uninterrupted(urt_task *t, int err)
 {
 	(void)t, (void)err; /* the final CQE wakes the closer */
@@ -286,13 +299,16 @@ static void wait_uninterrupted(urt_task *t, int err)
 int urt_sender_close(urt_sender *s)
 {
 	urt_loop *l = urt__loop();
-	if (!s || s->loop != l)
+	if (!s || s->loop != l || s->closed)
 		return -EINVAL;
+	if (s->flushers)
+		return -EBUSY; /* woken or not, they still read s */
 	int r = 0;
 	if (s->qlen) {
 		if (!l->current)
 			return -EPERM;
-		r = urt_sender_flush(s);
+		s->closed = true;
+		r = flush_wait(s);
 		if (r == s->err)
 			r = 0; /* reported below */
 	}

@@ -220,11 +220,13 @@ int urt_server_serve(urt_server *s)
 	urt_loop *l = urt__loop();
 	if (!s || s->loop != l)
 		return -EINVAL;
-	if (!l->current)
-		return -EPERM;
 	if (s->serving)
 		return -EBUSY;
-	int r = urt_acceptor_open(&s->acc, s->lfd, SOCK_CLOEXEC, 0);
+	urt_task *t;
+	int r = urt__may_block(&l, &t); /* a caller cancelled or past its deadline serves nothing */
+	if (r < 0)
+		return r;
+	r = urt_acceptor_open(&s->acc, s->lfd, SOCK_CLOEXEC, 0);
 	if (r < 0)
 		return r;
 	s->serving = true;

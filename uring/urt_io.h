@@ -126,14 +126,17 @@ URT_API int urt_sender_send_buf(urt_sender *s, struct urt_bufring *br, struct ur
  * memory when the peer reads slowly, flush when this grows too large. */
 URT_API ssize_t urt_sender_pending(const urt_sender *s);
 /* Wait until everything queued has been sent. Returns 0; the sticky error;
- * -EINVAL; plus blocking-call errors (the sends go on). */
+ * -EINVAL; -EBADF once urt_sender_close has begun (it waits instead);
+ * plus blocking-call errors (the sends go on). */
 URT_API int urt_sender_flush(urt_sender *s);
 /* Send what is queued (waiting like flush), then free the sender. If the
  * wait is cut short (cancel, deadline) or the task is cancelled already,
  * the send in flight is cancelled and the queue dropped (every done still
  * runs) before the sender is freed. Returns 0; the sticky error; the
- * interruption (-ECANCELED, -ETIME); -EINVAL (NULL, another loop's);
- * -EPERM outside a task while sends are unfinished (nothing freed). */
+ * interruption (-ECANCELED, -ETIME); -EINVAL (NULL, another loop's, a
+ * close already under way); -EPERM outside a task while sends are
+ * unfinished; -EBUSY while another task is in urt_sender_flush on s
+ * (nothing freed in either case). */
 URT_API int urt_sender_close(urt_sender *s);
 
 /* ---- misc -------------------------------------------------------------- */

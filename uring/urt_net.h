@@ -75,12 +75,16 @@ URT_API int urt_msrecv_open(urt_msrecv **out, int fd, urt_bufring *br, unsigned 
  * stream; -errno from the kernel (-ECONNRESET ...), sticky like the end.
  * When the kernel ends the multishot (it ran out of buffers: -ENOBUFS,
  * counted in urt_loop_stats.enobufs) it is re-armed here, after waiting
- * for a buffer to come back if none is free. Plus blocking-call errors. */
+ * for a buffer to come back if none is free. -EBUSY while another task
+ * is in urt_msrecv_next on r (one reader at a time); plus blocking-call
+ * errors. */
 URT_API ssize_t urt_msrecv_next(urt_msrecv *r, urt_buf *b);
 
 /* Cancel, wait for the final completion, give queued buffers back, free.
  * Works in a cancelled task. Returns 0; -EINVAL (NULL, another loop's);
- * -EPERM outside a task while the request is still armed. */
+ * -EPERM outside a task while the request is still armed; -EBUSY while
+ * another task is in urt_msrecv_next on r (cancel and join it first):
+ * nothing is freed then. */
 URT_API int urt_msrecv_close(urt_msrecv *r);
 
 /* ---- multishot accept --------------------------------------------------- */
@@ -95,13 +99,15 @@ typedef struct urt_acceptor urt_acceptor;
 URT_API int urt_acceptor_open(urt_acceptor **out, int lfd, int sock_flags, unsigned flags);
 
 /* The next accepted connection: its fd (or fixed index); -errno for an
- * accept the kernel failed (-EMFILE ...; the next call re-arms); plus
- * blocking-call errors. */
+ * accept the kernel failed (-EMFILE ...; the next call re-arms); -EBUSY
+ * while another task is in urt_acceptor_next on a; plus blocking-call
+ * errors. */
 URT_API int urt_acceptor_next(urt_acceptor *a);
 
 /* Cancel, wait for the final completion, close connections accepted but
  * not taken, free. Works in a cancelled task. Returns 0; -EINVAL;
- * -EPERM outside a task while still armed. */
+ * -EPERM outside a task while still armed; -EBUSY while another task is
+ * in urt_acceptor_next on a (nothing freed). */
 URT_API int urt_acceptor_close(urt_acceptor *a);
 
 /* ---- zero-copy send ------------------------------------------------------ */
