@@ -438,3 +438,165 @@ static void *acceptor_leftovers(void *arg)
 }
 
 Test(net_multishot, acceptor_close_closes_queued) { urt_test_run(acceptor_leftovers, NULL); }
+
+/* ---- several tasks on one object or one ring ------------------------------ */
+
+struct shared_env {
+	urt_bufring *br;
+	urt_msrecv *r;
+	urt_acceptor *acc;
+	ssize_t res;
+};
+
+static void *msrecv_reader(void *p)
+{
+	struct shared_env *e = p;
+	urt_buf b;
+	e->res = urt_msrecv_next(e->r, &b);
+	if (e->res > 0)
+		urt_bufring_release(e->br, &b);
+	return NULL;
+}
+
+static void *acceptor_reader(void *p)
+{
+	struct shared_env *e = p;
+	e->res = urt_acceptor_next(e->acc);
+	return NULL;
+}
+
+/* Close from another task while a reader is in next(): -EBUSY, nothing
+ * freed under the reader; a second reader is -EBUSY too; once the reader
+ * was cancelled and joined, close works (ASan: no use after free). */
+static void *close_under_reader(void *arg)
+{
+	(void)arg;
+	int a, b;
+	tcp_pair(&a, &b);
+	int lfd = urt_tcp_listen(NULL, 0, 16, 0);
+	cr_assert_geq(lfd, 0);
+	struct shared_env e = {.res = 1};
+	cr_assert_eq(urt_bufring_create(&e.br, 4, 64), 0);
+	cr_assert_eq(urt_msrecv_open(&e.r, b, e.br, 0), 0);
+	cr_assert_eq(urt_acceptor_open(&e.acc, lfd, SOCK_CLOEXEC, 0), 0);
+	urt_task *t;
+	urt_buf x;
+	cr_assert_eq(urt_spawn(&t, msrecv_reader, &e, NULL), 0);
+	urt_sleep(5 * URT_NS_PER_MS); /* parked in next() */
+	cr_expect_eq(urt_msrecv_close(e.r), -EBUSY);
+	cr_expect_eq(urt_msrecv_next(e.r, &x), -EBUSY, "one reader at a time");
+	cr_assert_eq(urt_cancel(t), 0);
+	cr_expect_eq(urt_join(t, NULL), -ECANCELED);
+	cr_expect_eq(e.res, -ECANCELED);
+	cr_expect_eq(urt_msrecv_close(e.r), 0);
+
+	cr_assert_eq(urt_spawn(&t, acceptor_reader, &e, NULL), 0);
+	urt_sleep(5 * URT_NS_PER_MS);
+	cr_expect_eq(urt_acceptor_close(e.acc), -EBUSY);
+	cr_expect_eq(urt_acceptor_next(e.acc), -EBUSY);
+	cr_assert_eq(urt_cancel(t), 0);
+	cr_expect_eq(urt_join(t, NULL), -ECANCELED);
+	cr_expect_eq(urt_acceptor_close(e.acc), 0);
+
+	cr_expect_eq(urt_bufring_destroy(e.br), 0);
+	close(a);
+	close(b);
+	close(lfd);
+	return NULL;
+}
+
+Test(net_multishot, close_while_another_task_reads) { urt_test_run(close_under_reader, NULL); }
+
+/* Lend out a one-buffer ring's only buffer through its own socket pair. */
+static void lend_only_buffer(urt_bufring *br, int fds[2], urt_msrecv **rx, urt_buf *held)
+{
+	tcp_pair(&fds[0], &fds[1]);
+	cr_assert_eq(urt_msrecv_open(rx, fds[1], br, 0), 0);
+	cr_assert_eq(urt_send(fds[0], "h", 1, 0), 1);
+	cr_assert_eq(urt_msrecv_next(*rx, held), 1);
+	cr_assert_eq(urt_bufring_available(br), 0);
+}
+
+/* Two receives wait for a buffer; only the second's socket has data. One
+ * buffer coming back must reach it (it was handed to the first, which
+ * re-armed on its idle socket, and the second waited on). */
+static void *room_wakes_all(void *arg)
+{
+	(void)arg;
+	urt_bufring *br;
+	cr_assert_eq(urt_bufring_create(&br, 1, 64), 0);
+	int x[2], p[2], q[2];
+	urt_msrecv *rx;
+	urt_buf held;
+	lend_only_buffer(br, x, &rx, &held);
+	tcp_pair(&p[0], &p[1]);
+	tcp_pair(&q[0], &q[1]);
+	struct shared_env ea = {.br = br, .res = 1}, eb = {.br = br, .res = 1};
+	cr_assert_eq(urt_msrecv_open(&ea.r, p[1], br, 0), 0);
+	cr_assert_eq(urt_msrecv_open(&eb.r, q[1], br, 0), 0);
+	urt_task *ta, *tb;
+	cr_assert_eq(urt_spawn(&ta, msrecv_reader, &ea, NULL), 0);
+	cr_assert_eq(urt_spawn(&tb, msrecv_reader, &eb, NULL), 0);
+	urt_sleep(5 * URT_NS_PER_MS); /* both wait for a buffer, a first */
+	cr_assert_eq(urt_send(q[0], "data for b", 10, 0), 10);
+	urt_sleep(5 * URT_NS_PER_MS);
+	cr_assert_eq(urt_bufring_release(br, &held), 0);
+	urt_deadline d;
+	urt_deadline_enter(&d, URT_NS_PER_SEC);
+	cr_expect_eq(urt_join(tb, NULL), 0, "b got the buffer");
+	urt_deadline_exit(&d);
+	cr_expect_eq(eb.res, 10);
+	cr_assert_eq(urt_cancel(ta), 0); /* a's socket stays idle */
+	cr_expect_eq(urt_join(ta, NULL), -ECANCELED);
+	cr_expect_eq(urt_msrecv_close(ea.r), 0);
+	cr_expect_eq(urt_msrecv_close(eb.r), 0);
+	cr_expect_eq(urt_msrecv_close(rx), 0);
+	cr_expect_eq(urt_bufring_destroy(br), 0);
+	for (int i = 0; i < 2; i++) {
+		close(x[i]);
+		close(p[i]);
+		close(q[i]);
+	}
+	return NULL;
+}
+
+Test(net_multishot, returned_buffer_reaches_every_waiting_receive)
+{
+	urt_test_run(room_wakes_all, NULL);
+}
+
+/* A cancel that finds the receive ready (woken by a returned buffer, not
+ * yet run) ends it with -ECANCELED instead of letting it park again. */
+static void *cancel_while_ready(void *arg)
+{
+	(void)arg;
+	urt_bufring *br;
+	cr_assert_eq(urt_bufring_create(&br, 1, 64), 0);
+	int x[2], p[2];
+	urt_msrecv *rx;
+	urt_buf held;
+	lend_only_buffer(br, x, &rx, &held);
+	tcp_pair(&p[0], &p[1]);
+	struct shared_env e = {.br = br, .res = 1};
+	cr_assert_eq(urt_msrecv_open(&e.r, p[1], br, 0), 0);
+	urt_task *t;
+	cr_assert_eq(urt_spawn(&t, msrecv_reader, &e, NULL), 0);
+	urt_sleep(5 * URT_NS_PER_MS); /* waits for a buffer */
+	cr_assert_eq(urt_bufring_release(br, &held), 0); /* t is ready now */
+	cr_assert_eq(urt_cancel(t), 0);
+	urt_deadline d;
+	urt_deadline_enter(&d, URT_NS_PER_SEC);
+	cr_expect_eq(urt_join(t, NULL), -ECANCELED);
+	urt_deadline_exit(&d);
+	cr_expect_eq(e.res, -ECANCELED);
+	cr_expect_eq(urt_msrecv_close(e.r), 0);
+	cr_expect_eq(urt_msrecv_close(rx), 0);
+	cr_expect_eq(urt_bufring_destroy(br), 0);
+	for (int i = 0; i < 2; i++) {
+		close(x[i]);
+		close(p[i]);
+	}
+	return NULL;
+}
+
+Test(net_multishot, cancel_while_woken_not_run) { urt_test_run(cancel_while_ready, NULL); }

@@ -414,6 +414,59 @@ static void *close_deadline(void *arg)
 
 Test(net_sender, close_at_deadline) { urt_test_run(close_deadline, NULL); }
 
+/* Close while another task waits in flush: -EBUSY, nothing freed under
+ * the flusher; a flush that starts while close waits is -EBADF. */
+struct flush_env {
+	urt_sender *s;
+	int res;
+};
+
+static void *flush_task(void *p)
+{
+	struct flush_env *f = p;
+	f->res = urt_sender_flush(f->s);
+	return NULL;
+}
+
+static void *close_task(void *p)
+{
+	struct flush_env *f = p;
+	f->res = urt_sender_close(f->s);
+	return NULL;
+}
+
+static void *close_and_flush(void *arg)
+{
+	(void)arg;
+	memset(&dl, 0, sizeof dl);
+	int sv[2];
+	char *mem;
+	urt_sender *s = stuck(sv, &mem);
+	struct flush_env fl = {.s = s, .res = 1}, cl = {.s = s, .res = 1};
+	urt_task *ft, *ct;
+	cr_assert_eq(urt_spawn(&ft, flush_task, &fl, NULL), 0);
+	urt_sleep(URT_NS_PER_MS); /* the flusher waits */
+	cr_expect_eq(urt_sender_close(s), -EBUSY);
+	cr_assert_eq(urt_cancel(ft), 0);
+	cr_expect_eq(urt_join(ft, NULL), -ECANCELED);
+	cr_expect_eq(fl.res, -ECANCELED);
+	cr_assert_eq(urt_spawn(&ct, close_task, &cl, NULL), 0);
+	urt_sleep(URT_NS_PER_MS); /* the closer waits for the reader */
+	cr_expect_eq(urt_sender_flush(s), -EBADF);
+	char *buf = malloc(BIG + 4);
+	read_exact(sv[1], buf, BIG + 4);
+	cr_expect_eq(urt_join(ct, NULL), 0);
+	cr_expect_eq(cl.res, 0);
+	cr_expect_eq(dl.calls, 2);
+	free(buf);
+	free(mem);
+	close(sv[0]);
+	close(sv[1]);
+	return NULL;
+}
+
+Test(net_sender, close_while_another_task_flushes) { urt_test_run(close_and_flush, NULL); }
+
 /* Outside a task, close cannot wait: -EPERM and nothing freed; the loop
  * then sends the data and close succeeds. */
 Test(net_sender, close_outside_task)

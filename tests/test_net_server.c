@@ -245,6 +245,93 @@ static void *cancel_serving(void *arg)
 
 Test(net_server, cancel_serving_task) { urt_test_run(cancel_serving, NULL); }
 
+/* The drain deadline holds when the serving task is cancelled during the
+ * drain (mode 1) or its own deadline scope expires first (mode 0): the
+ * slow request is cancelled at drain_ns, not waited for. */
+struct drain_env {
+	urt_server *srv;
+	int with_deadline;
+	int res;
+};
+
+static void *serve_scoped(void *p)
+{
+	struct drain_env *d = p;
+	urt_deadline dl;
+	if (d->with_deadline)
+		urt_deadline_enter(&dl, 50 * URT_NS_PER_MS);
+	d->res = urt_server_serve(d->srv);
+	if (d->with_deadline)
+		urt_deadline_exit(&dl);
+	return NULL;
+}
+
+static void drain_interrupted(int with_deadline)
+{
+	struct env e = {.delay_ns = 10 * URT_NS_PER_SEC};
+	struct drain_env d = {.with_deadline = with_deadline, .res = 1};
+	cr_assert_eq(urt_server_create(&d.srv, &(urt_server_opts){.handler = handler, .arg = &e,
+								  .drain_ns = 100 * URT_NS_PER_MS}), 0);
+	urt_task *st;
+	cr_assert_eq(urt_spawn(&st, serve_scoped, &d, NULL), 0);
+	int fd = urt_tcp_connect("127.0.0.1", (uint16_t)urt_server_port(d.srv));
+	cr_assert_eq(urt_write_all(fd, "x", 1), 1);
+	wait_received(&e, 1);
+	uint64_t t0 = urt_now();
+	if (!with_deadline) {
+		urt_server_stop(d.srv);
+		urt_sleep(10 * URT_NS_PER_MS); /* draining */
+		urt_cancel(st);
+	}
+	urt_join(st, NULL);
+	uint64_t took = urt_now() - t0;
+	cr_expect_lt(took, 5 * URT_NS_PER_SEC, "the drain deadline cancelled the request");
+	cr_expect_eq(e.cancelled, 1);
+	cr_expect_eq(d.res, with_deadline ? -ETIME : 0);
+	cr_expect_eq(urt_server_active(d.srv), 0);
+	close(fd);
+	urt_server_destroy(d.srv);
+}
+
+static void *drain_cancelled(void *arg)
+{
+	(void)arg;
+	drain_interrupted(0);
+	return NULL;
+}
+
+static void *drain_past_deadline(void *arg)
+{
+	(void)arg;
+	drain_interrupted(1);
+	return NULL;
+}
+
+Test(net_server, drain_deadline_holds_when_cancelled) { urt_test_run(drain_cancelled, NULL); }
+Test(net_server, drain_deadline_holds_past_callers_deadline) { urt_test_run(drain_past_deadline, NULL); }
+
+/* A task cancelled before it calls serve serves nothing. */
+static void *precancelled(void *arg)
+{
+	(void)arg;
+	struct env e = {0};
+	struct drain_env d = {.res = 1};
+	cr_assert_eq(urt_server_create(&d.srv, &(urt_server_opts){.handler = handler, .arg = &e}), 0);
+	urt_task *st;
+	cr_assert_eq(urt_spawn(&st, serve_scoped, &d, NULL), 0);
+	cr_assert_eq(urt_cancel(st), 0); /* before it first runs */
+	urt_deadline dl;
+	urt_deadline_enter(&dl, URT_NS_PER_SEC);
+	cr_expect_eq(urt_join(st, NULL), -ECANCELED);
+	urt_deadline_exit(&dl);
+	cr_expect_eq(d.res, -ECANCELED);
+	cr_expect_eq(urt_server_accepted(d.srv), 0);
+	urt_server_destroy(d.srv);
+	return NULL;
+}
+
+Test(net_server, serve_in_cancelled_task) { urt_test_run(precancelled, NULL); }
+
 static void *bad(void *arg)
 {
 	(void)arg;
