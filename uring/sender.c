@@ -70,9 +70,10 @@ HOT void submit(urt_sender *s, bool first)
 		urt__backend_quiet_sqe(s->loop);
 }
 
-/* Hand the entry's buffer back. The entry's slot may be free already: a
- * done callback may queue a new send into it, so what the callback needs
- * is read first (a buffer ring never calls into the sender). */
+/* Hand the entry's buffer back. The entry's slot is free already (pop
+ * moved the head past it), so what the callback needs is read first; the
+ * callback itself must not use the sender (urt_io.h): a send queued from
+ * it would be submitted twice, by commit and by sender_complete. */
 HOT void entry_done(const send_entry *e)
 {
 	if (e->br) {
