@@ -343,17 +343,24 @@ static inline void urt__cpu_relax(void)
 
 /* The spins of a loop about to sleep (core/loop.c's idle spin, uring's
  * I/O spin): pause-poll until done(l) holds, for at most min(spin_ns,
- * timeout_ns) (a spin never holds a timer back). true: done(l) held. */
-static inline bool urt__spin_until(urt_loop *l, uint64_t spin_ns, uint64_t timeout_ns,
+ * *timeout_ns). true: done(l) held. false: *timeout_ns is what is left of
+ * the wait after the spin (0 once the spin reached it), so the wait that
+ * follows does not hold the next timer back by the time spun. */
+static inline bool urt__spin_until(urt_loop *l, uint64_t spin_ns, uint64_t *timeout_ns,
 				   bool (*done)(urt_loop *l))
 {
-	uint64_t end = urt__mono_ns() + (spin_ns < timeout_ns ? spin_ns : timeout_ns);
+	uint64_t start = urt__mono_ns(), now = start;
+	uint64_t end = start + (spin_ns < *timeout_ns ? spin_ns : *timeout_ns);
 	while (!done(l)) {
-		if (urt__mono_ns() >= end)
-			return false;
+		if ((now = urt__mono_ns()) >= end)
+			break;
 		urt__cpu_relax();
 	}
-	return true;
+	if (now < end)
+		return true;
+	if (*timeout_ns != URT_NO_DEADLINE)
+		*timeout_ns = now - start >= *timeout_ns ? 0 : *timeout_ns - (now - start);
+	return false;
 }
 
 /* ---- parking ----------------------------------------------------------- */

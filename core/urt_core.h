@@ -50,7 +50,8 @@ enum {
 
 /* Settings for urt_run(); a zeroed struct (or NULL) means defaults. */
 typedef struct urt_config {
-	unsigned ring_entries; /* SQ size; 0 = 256. CQ is 4x. */
+	unsigned ring_entries; /* SQ size; 0 = 256, at most 32,768 (more:
+				* -EINVAL). CQ is 4x, at most 65,536. */
 	unsigned flags;        /* URT_CFG_* */
 	size_t stack_size;     /* default task stack; 0 = 64 KiB */
 	unsigned stack_pool;   /* stacks kept for reuse; 0 = 256 */
@@ -82,10 +83,10 @@ typedef struct urt_config {
  * return once it and every task spawned under it have finished; then tear
  * the loop down. *result (if non-NULL) receives the main task's return.
  * Returns 0; -EBUSY if this thread already runs a loop (also from inside a
- * task); -EINVAL if fn is NULL; -ENOMEM; -ENOSYS / -EPERM if io_uring is
- * unavailable (old kernel, seccomp); -EDEADLK if every remaining task waited
- * on something nothing could ever signal (they were cancelled so they could
- * finish). */
+ * task); -EINVAL if fn is NULL or cfg is out of range; -ENOMEM; -ENOSYS /
+ * -EPERM if io_uring is unavailable (old kernel, seccomp); -EDEADLK if
+ * every remaining task waited on something nothing could ever signal (they
+ * were cancelled so they could finish). */
 URT_API int urt_run(urt_task_fn fn, void *arg, const urt_config *cfg, void **result);
 
 /* Embedding: a loop driven by the caller instead of urt_run (for instance

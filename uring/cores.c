@@ -85,9 +85,15 @@ int urt_cores_stopping(void) { return atomic_load(&running) && atomic_load(&run.
 
 int urt_cores_wait_stop(void)
 {
-	if (!this_core || this_core->loop != urt__loop())
+	urt_loop *l = urt__loop();
+	if (!this_core || this_core->loop != l)
 		return -ESRCH;
-	return urt_event_wait(&this_core->stop);
+	/* the stop comes as a message from another thread: held, a loop
+	 * with nothing else pending is not deadlocked while it waits */
+	urt_loop_hold(l);
+	int r = urt_event_wait(&this_core->stop);
+	urt_loop_unhold(l);
+	return r;
 }
 
 /* Loop 0's signal reader: one read of the signalfd through the ring. */

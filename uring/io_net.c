@@ -8,9 +8,11 @@
 
 int urt_socket(int domain, int type, int protocol)
 {
-	urt_loop *l = urt__loop();
-	if (!l || !l->current)
-		return -EPERM;
+	urt_loop *l;
+	urt_task *t;
+	int r = urt__may_block(&l, &t); /* the fallback too: cancelled, past the deadline, forked */
+	if (r < 0)
+		return r;
 	if (!l->backend->op_socket) {
 		int fd = socket(domain, type, protocol);
 		return fd < 0 ? -errno : fd;

@@ -124,10 +124,10 @@ static bool io_spin_done(urt_loop *l)
  * submit what is queued and reap what that completed (as the wait would),
  * then poll the CQ and the kernel's pending-work flag (TASKRUN_FLAG rings:
  * a completion waiting for this thread to run it) for at most the spin or
- * timeout_ns. true: no wait needed (a task is ready, or something came:
+ * *timeout_ns (left as what remains of the wait). true: no wait needed (a task is ready, or something came:
  * the caller's enter, without waiting, runs the kernel's work and reaps).
  * *reaped: the CQEs it dispatched. */
-static bool io_spin(urt_loop *l, uint64_t timeout_ns, unsigned *reaped)
+static bool io_spin(urt_loop *l, uint64_t *timeout_ns, unsigned *reaped)
 {
 	struct urt_backend *b = l->backend;
 	struct io_uring *ring = &b->ring;
@@ -164,8 +164,8 @@ int urt__backend_poll(urt_loop *l, uint64_t timeout_ns)
 	bool wait = timeout_ns != 0 && io_uring_cq_ready(ring) == 0;
 	unsigned spun = 0;
 	if (wait && l->cfg.io_spin_ns && l->inflight && !b->under_valgrind &&
-	    io_spin(l, timeout_ns, &spun))
-		wait = false;
+	    (io_spin(l, &timeout_ns, &spun) || !timeout_ns))
+		wait = false; /* something came, or the spin used up the wait */
 
 	if (wait) {
 		l->stats.waits++;
@@ -188,10 +188,19 @@ int urt__backend_poll(urt_loop *l, uint64_t timeout_ns)
 				arg = &ea;
 				argsz = sizeof ea;
 			} else {
-				/* count = 1: it also ends as soon as any other CQE arrives */
 				struct io_uring_sqe *sqe = urt__sqe(l);
-				io_uring_prep_timeout(sqe, &ts, 1, 0);
-				io_uring_sqe_set_data(sqe, &b->timeout_op);
+				if (l->nready) {
+					/* the SQ was full: taking this SQE flushed it,
+					 * and what that reaped woke tasks: no wait */
+					io_uring_prep_nop(sqe);
+					io_uring_sqe_set_data(sqe, NULL);
+					wait = false;
+					min = 0;
+				} else {
+					/* count = 1: it also ends as soon as any other CQE arrives */
+					io_uring_prep_timeout(sqe, &ts, 1, 0);
+					io_uring_sqe_set_data(sqe, &b->timeout_op);
+				}
 			}
 		}
 	}

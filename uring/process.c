@@ -434,8 +434,13 @@ static int wait_ring(urt_process *p, siginfo_t *si)
 /* Fallback: the pidfd becomes readable when the child exits. */
 static int wait_poll(urt_process *p, siginfo_t *si)
 {
+	urt_loop *l;
+	urt_task *t;
+	int r = urt__may_block(&l, &t); /* as the ring's wait: not outside a task */
+	if (r < 0)
+		return r;
 	for (;;) {
-		int r = reap_now(p, si);
+		r = reap_now(p, si);
 		if (r != 0)
 			return r < 0 ? r : 0;
 		r = urt_poll(p->pidfd, POLLIN);

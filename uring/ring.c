@@ -45,7 +45,8 @@ static int ring_create(struct urt_backend *b, const urt_config *cfg)
 	for (unsigned i = 0; i < n; i++) {
 		struct io_uring_params p;
 		memset(&p, 0, sizeof p);
-		p.flags = cand[i] | IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+		/* CLAMP: the kernel's CQ limit (65,536) caps the 4x of a large SQ */
+		p.flags = cand[i] | IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CLAMP;
 		p.cq_entries = cfg->ring_entries * 4;
 		r = urt__fault(URT_FAULT_RING);
 		if (r == 0)
