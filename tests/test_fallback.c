@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <string.h>
@@ -181,6 +182,88 @@ Test(fallback, tiny_ring_full_sq)
 	urt_test_run_cfg(tiny_ring, NULL, &cfg);
 	cfg.flags = URT_CFG_NO_DEFER_TASKRUN | URT_CFG_NO_SINGLE_ISSUER | URT_CFG_NO_EXT_ARG;
 	urt_test_run_cfg(tiny_ring, NULL, &cfg);
+}
+
+/* A 4-entry SQ without EXT_ARG: the tick's TIMEOUT SQE finds the SQ full,
+ * and the flush that frees it completes writes whose tasks are then ready:
+ * they run at once, not when the timeout (a 10 s sleep) expires. */
+static int g_devnull;
+
+static void *write_one(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)urt_write(g_devnull, "x", 1, URT_POS_CURRENT);
+}
+
+static void *sleep_long(void *arg)
+{
+	(void)arg;
+	urt_sleep(10 * URT_NS_PER_SEC);
+	return NULL;
+}
+
+static void *full_sq_no_wait(void *arg)
+{
+	(void)arg;
+	g_devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	cr_assert_geq(g_devnull, 0);
+	urt_task *s, *w[4];
+	cr_assert_eq(urt_spawn(&s, sleep_long, NULL, NULL), 0);
+	urt_sleep(URT_NS_PER_MS);
+	uint64_t t0 = urt_now();
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(urt_spawn(&w[i], write_one, NULL, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		void *r = NULL;
+		cr_expect_eq(urt_join(w[i], &r), 0);
+		cr_expect_eq((intptr_t)r, 1);
+	}
+	uint64_t took = urt_now() - t0;
+	cr_expect_lt(took, 5 * URT_NS_PER_SEC, "the writes waited %llu ms for the timer",
+		     (unsigned long long)(took / URT_NS_PER_MS));
+	urt_cancel(s);
+	urt_join(s, NULL);
+	close(g_devnull);
+	return NULL;
+}
+
+Test(fallback, full_sq_at_the_timeout_sqe)
+{
+	urt_config cfg = {.ring_entries = 4, .flags = URT_CFG_NO_EXT_ARG};
+	urt_test_run_cfg(full_sq_no_wait, NULL, &cfg);
+}
+
+/* The SQ size: up to the kernel's 32,768 (its CQ, 4x, capped at 65,536),
+ * -EINVAL beyond. */
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
+Test(fallback, ring_size_limits)
+{
+	unsigned ok[] = {1, 16384, 16385, 32768};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+		cr_expect_eq(urt_run(nothing, NULL, &(urt_config){.ring_entries = ok[i]}, NULL), 0,
+			     "ring_entries %u", ok[i]);
+	cr_expect_eq(urt_run(nothing, NULL, &(urt_config){.ring_entries = 32769}, NULL), -EINVAL);
+	cr_expect_eq(urt_run(nothing, NULL, &(urt_config){.ring_entries = 1u << 30}, NULL), -EINVAL);
+}
+
+/* socket(2) in place of IORING_OP_SOCKET still honours cancellation. */
+static void *socket_cancelled(void *arg)
+{
+	(void)arg;
+	cr_assert_eq(urt_cancel(urt_self()), 0);
+	cr_expect_eq(urt_socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), -ECANCELED);
+	return NULL;
+}
+
+Test(fallback, socket_fallback_in_cancelled_task)
+{
+	urt_config cfg = {.flags = URT_CFG_NO_OP_SOCKET};
+	cr_expect_eq(urt_run(socket_cancelled, NULL, &cfg, NULL), 0);
+	cr_expect_eq(urt_run(socket_cancelled, NULL, NULL, NULL), 0);
 }
 
 /* Many completions at once: 300 polls on one ready fd complete together on a

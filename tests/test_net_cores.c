@@ -191,5 +191,29 @@ Test(net_cores, setup_error_is_returned)
 	 * the call returns (no loop is left waiting) with that error */
 	urt_config cfg = {.ring_entries = 1u << 30};
 	int r = urt_cores_run(&(urt_cores_opts){.loops = 2, .cfg = &cfg, .fn = wait_for_stop});
-	cr_expect_lt(r, 0, "an impossible ring size fails");
+	cr_expect_eq(r, -EINVAL, "an impossible ring size fails");
+}
+
+/* Loops whose main tasks only wait for the stop (nothing in flight, no
+ * timer) are not deadlocked: the stop comes from another thread. */
+static int waited[2];
+
+static void *stop_after_a_while(void *arg)
+{
+	(void)arg;
+	int i = urt_cores_index();
+	if (i == 0) {
+		urt_sleep(50 * URT_NS_PER_MS);
+		urt_cores_stop();
+	}
+	waited[i] = urt_cores_wait_stop();
+	return NULL;
+}
+
+Test(net_cores, wait_stop_alone_is_no_deadlock)
+{
+	waited[0] = waited[1] = 1;
+	cr_expect_eq(urt_cores_run(&(urt_cores_opts){.loops = 2, .fn = stop_after_a_while}), 0);
+	cr_expect_eq(waited[0], 0);
+	cr_expect_eq(waited[1], 0, "loop 1 waited for the stop");
 }

@@ -366,8 +366,13 @@ Test(process, wait_outside_task)
 	urt_loop *l;
 	cr_assert_eq(urt_loop_create(&l, NULL), 0);
 	const char *ok[] = {"true", NULL};
-	cr_assert_eq(urt_process_spawn(&p, &(urt_process_opts){.argv = ok}), 0);
-	cr_expect_eq(urt_process_wait(p, URT_NS_PER_SEC, NULL), -EPERM);
-	cr_expect_eq(urt_process_release(p), 1, "never reaped: release reaps it");
+	static const unsigned modes[] = {0, URT_PROC_WAIT_POLL};
+	for (int m = 0; m < 2; m++) {
+		cr_assert_eq(urt_process_spawn(&p, &(urt_process_opts){.argv = ok, .flags = modes[m]}), 0);
+		usleep(50 * 1000); /* it has exited: a poll-mode wait could reap it at once */
+		cr_expect_eq(urt_process_wait(p, URT_NS_PER_SEC, NULL), -EPERM, "mode %u", modes[m]);
+		cr_expect_eq(urt_process_wait(p, UINT64_MAX, NULL), -EPERM, "mode %u, no deadline", modes[m]);
+		cr_expect_eq(urt_process_release(p), 1, "never reaped: release reaps it");
+	}
 	cr_expect_eq(urt_loop_destroy(l), 0);
 }
