@@ -34,6 +34,14 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * URT_NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
+/* now + ns, UINT64_MAX (forever) where that overflows: a timeout of
+ * centuries must not wrap round to one already past. */
+static uint64_t end_after(uint64_t ns)
+{
+	uint64_t now = mono_ns();
+	return ns > UINT64_MAX - now ? UINT64_MAX : now + ns;
+}
+
 void urt__future_init(urt_future *f)
 {
 	atomic_init(&f->state, URT_FUT_PENDING);
@@ -74,7 +82,7 @@ int urt_future_wait(urt_future *f, uint64_t timeout_ns, void **result)
 		atomic_store(&f->claim, 0);
 		return -EDEADLK; /* this thread is the one that must run it */
 	}
-	uint64_t end = timeout_ns == UINT64_MAX ? UINT64_MAX : mono_ns() + timeout_ns;
+	uint64_t end = end_after(timeout_ns);
 	while (s != URT_FUT_DONE) {
 		uint64_t now = mono_ns();
 		if (now >= end) {

@@ -630,7 +630,8 @@ static uint64_t mono_ns(void)
  * the CPU, the loop it is waiting for cannot submit anything). */
 static void spin_on_queue(struct urt__pool *p, uint64_t ns)
 {
-	uint64_t end = mono_ns() + ns;
+	uint64_t now = mono_ns();
+	uint64_t end = ns > UINT64_MAX - now ? UINT64_MAX : now + ns; /* spin_ns is the user's */
 	for (unsigned i = 1;; i++) {
 		if (atomic_load_explicit(&p->qlen, memory_order_acquire) ||
 		    atomic_load_explicit(&p->intake, memory_order_acquire))

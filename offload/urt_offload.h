@@ -133,7 +133,8 @@ URT_API int urt_call_soon(urt_loop *loop, urt_task_fn fn, void *arg);
 
 /* ---- futures -------------------------------------------------------------- */
 
-/* Wait up to timeout_ns (0: just look; UINT64_MAX: forever) for f's result,
+/* Wait up to timeout_ns (0: just look; UINT64_MAX, or a timeout that
+ * would end past the clock's range: forever) for f's result,
  * sleeping on a futex (the calling thread blocks). *result (if non-NULL)
  * gets the value. Returns 0 or the job's error (urt_job_error, -ECANCELED
  * after urt_future_cancel or when the task was cancelled, -ESHUTDOWN if the

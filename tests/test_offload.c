@@ -793,3 +793,29 @@ Test(offload, cancel_futures, .timeout = 10)
 	urt_future_release(queued);
 	cr_assert_eq(urt_offload_shutdown(), 0);
 }
+
+/* ---- futures: long timeouts ---------------------------- */
+
+static void *open_gate_soon(void *arg)
+{
+	(void)arg;
+	usleep(30000);
+	atomic_store(&gate_open, 1);
+	return NULL;
+}
+
+Test(offload, future_wait_huge_timeout, .timeout = 10)
+{
+	gate_reset();
+	urt_future *f;
+	cr_assert_eq(urt_to_thread_try(gated_job, (void *)(intptr_t)9, &f), 0);
+	pthread_t th;
+	pthread_create(&th, NULL, open_gate_soon, NULL);
+	void *res = NULL;
+	/* now + timeout overflows: that must not read as "already past" */
+	cr_expect_eq(urt_future_wait(f, UINT64_MAX - 1, &res), 0);
+	cr_expect_eq((intptr_t)res, 9);
+	pthread_join(th, NULL);
+	urt_future_release(f);
+	cr_assert_eq(urt_offload_shutdown(), 0);
+}
