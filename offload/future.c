@@ -47,7 +47,7 @@ void urt__future_init(urt_future *f)
 	atomic_init(&f->state, URT_FUT_PENDING);
 	atomic_init(&f->refs, 2);
 	atomic_init(&f->claim, 0);
-	atomic_init(&f->cancel_req, 0);
+	atomic_init(&f->cancel_req, URT_FUT_OPEN);
 }
 
 void urt__future_unref(urt_future *f)
@@ -63,6 +63,9 @@ bool urt__future_done(const urt_future *f)
 
 void urt__future_complete(urt_future *f, void *result, int err)
 {
+	int open = URT_FUT_OPEN;
+	if (!atomic_compare_exchange_strong(&f->cancel_req, &open, URT_FUT_DECIDED))
+		err = -ECANCELED; /* the cancel was accepted first */
 	f->result = result;
 	f->err = err;
 	if (atomic_exchange_explicit(&f->state, URT_FUT_DONE, memory_order_acq_rel) == URT_FUT_SLEEPER)
@@ -114,8 +117,11 @@ int urt_future_cancel(urt_future *f)
 		return -EINVAL;
 	if (urt__future_done(f))
 		return -EALREADY;
-	if (atomic_exchange(&f->cancel_req, 1))
-		return 0; /* requested before */
+	int open = URT_FUT_OPEN;
+	if (!atomic_compare_exchange_strong(&f->cancel_req, &open, URT_FUT_CANCEL))
+		/* cancelled before (0 again), or the producer completed
+		 * first: its outcome stands */
+		return open == URT_FUT_CANCEL ? 0 : -EALREADY;
 	if (f->cancel)
 		f->cancel(f);
 	return 0;

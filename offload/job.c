@@ -36,10 +36,8 @@ static void job_done(urt_loop *l, struct urt_remote *m)
 void urt__job_finished(struct urt__job *job)
 {
 	if (job->fut) {
-		urt_future *f = job->fut;
-		int err = atomic_load(&f->cancel_req) ? -ECANCELED : job->err;
-		void *res = job->result;
-		urt__future_complete(f, res, err); /* may free job (inside f) */
+		/* -ECANCELED instead if urt_future_cancel got in first */
+		urt__future_complete(job->fut, job->result, job->err); /* may free job (inside f) */
 		return;
 	}
 	job->msg.run = job_done;
@@ -126,7 +124,7 @@ static void pool_future_cancel(urt_future *f)
 		pf->job.ctx = NULL;
 		urt__future_complete(f, NULL, -ECANCELED);
 	}
-	/* running: urt__job_finished reports -ECANCELED */
+	/* running: its completion reports -ECANCELED (urt__future_complete) */
 }
 
 static void pool_future_destroy(urt_future *f) { free(f); }

@@ -162,7 +162,7 @@ struct urt_future {
 	_Atomic uint32_t state;   /* futex word: FUT_PENDING, FUT_SLEEPER, FUT_DONE */
 	_Atomic int refs;         /* the handle and the producer (+ messages in flight) */
 	_Atomic int claim;        /* 0 free, 1 a wait runs, 2 the result was taken */
-	_Atomic int cancel_req;   /* urt_future_cancel was called */
+	_Atomic int cancel_req;   /* URT_FUT_OPEN, _CANCEL or _DECIDED: see urt__future_complete */
 	void *result;             /* written before state becomes FUT_DONE */
 	int err;
 	urt_loop *loop;           /* the loop its task runs on (EDEADLK), or NULL */
@@ -171,10 +171,17 @@ struct urt_future {
 	void *producer;           /* the job (pool futures) */
 };
 enum { URT_FUT_PENDING = 0, URT_FUT_SLEEPER = 1, URT_FUT_DONE = 2 };
+/* cancel_req: who settled the outcome first. urt_future_cancel moves it
+ * from OPEN to CANCEL, the producer's completion from OPEN to DECIDED;
+ * whichever compare-and-swap succeeds decides, so a cancel that returned
+ * 0 always ends in -ECANCELED. */
+enum { URT_FUT_OPEN = 0, URT_FUT_CANCEL = 1, URT_FUT_DECIDED = 2 };
 
 /* Initialise f with two references and no result. */
 void urt__future_init(urt_future *f);
-/* Publish the result, wake the waiter, drop the producer's reference. */
+/* Publish the result, wake the waiter, drop the producer's reference. If
+ * urt_future_cancel got in first (see cancel_req), err becomes -ECANCELED
+ * (result is kept). */
 void urt__future_complete(urt_future *f, void *result, int err);
 void urt__future_unref(urt_future *f);
 bool urt__future_done(const urt_future *f);

@@ -29,6 +29,8 @@ static void *submission_task(void *p)
 	struct submission *s = p;
 	void *r = s->fn(s->arg);
 	urt_task *self = urt_self();
+	/* a cancel whose message has not reached the loop yet shows only in
+	 * cancel_req: urt__future_complete turns err into -ECANCELED then */
 	int err = (self->flags & URT_TF_CANCELLED) ? -ECANCELED : 0;
 	s->task = NULL;
 	urt__future_complete(&s->f, r, err);
@@ -42,7 +44,7 @@ static void spawn_run(urt_loop *l, struct urt_remote *m)
 	int err;
 	if (urt__loop_closing(l)) {
 		err = -ESHUTDOWN;
-	} else if (atomic_load(&s->f.cancel_req)) {
+	} else if (atomic_load(&s->f.cancel_req) == URT_FUT_CANCEL) {
 		err = -ECANCELED;
 	} else {
 		urt_task_opts o = {.name = "submitted", .ctx = s->ctx};

@@ -148,9 +148,13 @@ URT_API int urt_future_wait(urt_future *f, uint64_t timeout_ns, void **result);
 URT_API int urt_future_done(const urt_future *f);
 
 /* Ask f's producer to stop: a job not started yet never runs; a running
- * job runs to its end but its result is discarded; a task on a loop is
- * cancelled (urt_cancel). The wait then returns -ECANCELED. Idempotent.
- * Returns 0; -EALREADY if f was already done; -EINVAL for NULL. */
+ * job runs to its end; a task on a loop is cancelled (urt_cancel). Cancel
+ * and the producer's completion race for one atomic word: 0 means the
+ * cancel came first, and the wait then returns -ECANCELED even if fn (or
+ * the task) had already returned (what it returned still goes to *result;
+ * NULL if it never ran). Idempotent. Returns 0; -EALREADY if f was already
+ * done or its producer completed first (the wait returns that outcome);
+ * -EINVAL for NULL. */
 URT_API int urt_future_cancel(urt_future *f);
 
 /* Drop the caller's handle (waited or not: an unfinished job or task goes

@@ -794,7 +794,7 @@ Test(offload, cancel_futures, .timeout = 10)
 	cr_assert_eq(urt_offload_shutdown(), 0);
 }
 
-/* ---- futures: long timeouts ---------------------------- */
+/* ---- futures: long timeouts, cancel against finish ---------------------------- */
 
 static void *open_gate_soon(void *arg)
 {
@@ -817,5 +817,33 @@ Test(offload, future_wait_huge_timeout, .timeout = 10)
 	cr_expect_eq((intptr_t)res, 9);
 	pthread_join(th, NULL);
 	urt_future_release(f);
+	cr_assert_eq(urt_offload_shutdown(), 0);
+}
+
+/* Cancel races the job's end: whichever the future records first wins,
+ * and the caller's answer agrees with the wait's. */
+Test(offload, future_cancel_agrees_with_wait, .timeout = 30)
+{
+	int cancelled = 0, late = 0;
+	for (int i = 0; i < 3000; i++) {
+		urt_future *f;
+		cr_assert_eq(urt_to_thread_try(urt_test_identity, (void *)(intptr_t)i, &f), 0);
+		if (i & 1)
+			usleep(1); /* vary where the cancel lands */
+		int c = urt_future_cancel(f);
+		void *res = NULL;
+		int w = urt_future_wait(f, UINT64_MAX, &res);
+		if (c == 0) {
+			cr_assert_eq(w, -ECANCELED, "cancel said 0, the wait %d (job %d)", w, i);
+			cancelled++;
+		} else {
+			cr_assert_eq(c, -EALREADY);
+			cr_assert_eq(w, 0, "job %d", i);
+			cr_assert_eq((intptr_t)res, i);
+			late++;
+		}
+		urt_future_release(f);
+	}
+	cr_log_info("cancelled %d, too late %d", cancelled, late);
 	cr_assert_eq(urt_offload_shutdown(), 0);
 }

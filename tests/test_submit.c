@@ -273,6 +273,39 @@ Test(submit, cancel_running_task, .timeout = 10)
 	loop_stop(&lt);
 }
 
+/* A task that holds its loop (no park, no yield) until told: a cancel
+ * message posted meanwhile runs only after it has ended. */
+static atomic_int holder_state;
+
+static void *hold_loop(void *arg)
+{
+	atomic_store(&holder_state, 1);
+	while (atomic_load(&holder_state) != 2)
+		usleep(200); /* blocking the loop on purpose */
+	return arg;
+}
+
+Test(submit, cancel_reaches_task_too_late, .timeout = 10)
+{
+	loop_thread lt;
+	urt_loop *l = loop_start(&lt);
+	urt_future *f;
+	atomic_store(&holder_state, 0);
+	cr_assert_eq(urt_submit(l, hold_loop, (void *)7, &f), 0);
+	for (uint64_t end = urt_test_mono_ms() + WAIT_MS; !atomic_load(&holder_state) && urt_test_mono_ms() < end;)
+		usleep(200);
+	cr_assert_eq(atomic_load(&holder_state), 1, "the submitted task never ran");
+	/* accepted while the task runs: its result must not be reported */
+	cr_expect_eq(urt_future_cancel(f), 0);
+	atomic_store(&holder_state, 2);
+	void *res = NULL;
+	cr_expect_eq(urt_future_wait(f, 5 * URT_NS_PER_SEC, &res), -ECANCELED,
+		     "cancel returned 0, but the wait reported the task's result");
+	cr_expect_eq(urt_future_cancel(f), -EALREADY);
+	urt_future_release(f);
+	loop_stop(&lt);
+}
+
 /* A loop whose task hogs the thread: nothing posted is looked at meanwhile. */
 static atomic_int hog_state;
 static atomic_int never_ran;
