@@ -78,10 +78,17 @@ struct urt__worker {
 	uint64_t cpu_mark;               /* its CPU time when that began */
 };
 
+/* A concurrency class. Its waiting list holds jobs whose tasks are parked
+ * for room where the class's next job goes: the main queue while the class
+ * is under its cap (or uncapped), else its own queue. Each list is
+ * admitted on its own, so a capped class whose queue is full never holds
+ * up other classes' waiters. */
 struct urt__pool_class {
 	unsigned limit;                  /* max admitted at once; 0 = no cap */
 	unsigned admitted;               /* queued in the main queue or running */
+	unsigned nqueued;                /* on head: at most queue_bound (room) */
 	struct urt__job *head, *tail;    /* over the cap, FIFO */
+	struct urt__job *whead, *wtail;  /* tasks parked for room, FIFO */
 };
 
 /* Everything but the _Atomic fields is under mu. */
@@ -97,9 +104,9 @@ struct urt__pool {
 	unsigned nwaking;                /* woken or being started, not looking yet */
 	unsigned to_spawn;               /* reserved in nthreads, to start unlocked */
 	unsigned running;                /* jobs handed to workers */
-	unsigned queued;                 /* main queue + class queues */
-	unsigned queued_main;            /* main queue only */
-	unsigned nwaiting;               /* jobs on the waiting list */
+	unsigned queued;                 /* main queue + class queues (stats) */
+	unsigned queued_main;            /* main queue only: what queue_bound limits */
+	unsigned nwaiting;               /* jobs on the classes' waiting lists */
 	bool stopping;                   /* shutdown: workers exit when out of work */
 	bool monitor_running;            /* the monitor thread exists (or starts) */
 	bool monitor_start;              /* unlock_and_spawn must start it */
@@ -109,11 +116,10 @@ struct urt__pool {
 	_Atomic unsigned qlen;           /* queued_main, for lock-free spinners */
 	/* the lock-free intake (pool.c) */
 	struct urt__job *_Atomic intake; /* pushed without the lock, newest first */
-	_Atomic unsigned fast_n;         /* jobs on it, not yet in queued */
-	_Atomic unsigned room;           /* queue_bound - queued, as last published */
+	_Atomic unsigned fast_n;         /* jobs on it, not yet in queued_main */
+	_Atomic unsigned room;           /* queue_bound - queued_main, as last published */
 	_Atomic bool fast_ok;            /* a push alone gets the job run */
 	struct urt__job *qhead, *qtail;  /* main queue, FIFO */
-	struct urt__job *whead, *wtail;  /* tasks parked for room, FIFO */
 	struct urt__worker *idle;        /* sleeping workers, most recent first */
 	struct urt__worker *all;         /* every running worker (the monitor reads their counts) */
 	struct urt__pool_class cls[URT_OFFLOAD_CLASSES];

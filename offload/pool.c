@@ -22,9 +22,12 @@
  * A worker that takes a job and leaves more in the queue looks for the
  * next helper the same way, so bursts spread without the submitter paying
  * for the wake-ups. Concurrency classes admit at most `limit` jobs at once;
- * the rest wait in the class's own queue. When the queue is full, a task's
- * job waits on a list (its task stays parked: that is the back-pressure), a
- * plain thread gets -EAGAIN. */
+ * the rest wait in the class's own queue. queue_bound limits the main
+ * queue and, separately, each class's own queue, so a capped class that
+ * fills its queue leaves the main queue's room to the others. When the
+ * queue a job goes to is full, a task's job waits on its class's list (its
+ * task stays parked: that is the back-pressure), a plain thread gets
+ * -EAGAIN. */
 #include "offload_internal.h"
 #include "probes.h"
 #include "stats_provider.h"
@@ -178,11 +181,12 @@ static void idle_remove(struct urt__pool *p, struct urt__worker *w)
 static void publish(struct urt__pool *p)
 {
 	unsigned bound = urt__ocfg.queue_bound;
-	atomic_store_explicit(&p->room, p->queued < bound ? bound - p->queued : 0, memory_order_relaxed);
+	atomic_store_explicit(&p->room, p->queued_main < bound ? bound - p->queued_main : 0,
+			      memory_order_relaxed);
 	bool nobody_to_wake = !p->idle && p->nthreads >= pool_eager(p) &&
 			      (p->is_cpu || p->nthreads >= pool_cap(p) ||
 			       (p->monitor_running && !p->mon_sleeping));
-	bool ok = !p->whead && !p->stopping && p->nthreads > 0 &&
+	bool ok = !p->cls[0].whead && !p->stopping && p->nthreads > 0 &&
 		  (p->nspinning || (p->nwaking && p->nthreads >= pool_eager(p)) || nobody_to_wake);
 	if (ok != atomic_load_explicit(&p->fast_ok, memory_order_relaxed))
 		atomic_store(&p->fast_ok, ok);
@@ -193,7 +197,7 @@ static int unlock_and_spawn(struct urt__pool *p);
 /* Every unlock starts what kick() reserved meanwhile. */
 static void pool_unlock(struct urt__pool *p) { (void)unlock_and_spawn(p); }
 
-static void place_counted(struct urt__pool *p, struct urt__job *job, bool do_kick);
+static void main_push(struct urt__pool *p, struct urt__job *job);
 
 /* Move the intake into the queue, in submission order (lock held). It
  * does not kick(): a worker taking a job would wake a helper for the very
@@ -211,11 +215,12 @@ static void intake_drain(struct urt__pool *p)
 		j = next;
 	}
 	p->queued += n;
+	p->queued_main += n; /* class 0: never capped, straight to the main queue */
 	publish(p); /* room shrinks before fast_n does: never over-counted */
 	atomic_fetch_sub_explicit(&p->fast_n, n, memory_order_relaxed);
 	while (fifo) {
 		struct urt__job *next = fifo->next;
-		place_counted(p, fifo, false);
+		main_push(p, fifo);
 		fifo = next;
 	}
 }
@@ -282,39 +287,63 @@ static void kick(struct urt__pool *p)
 	}
 }
 
-/* Admit job (class room permitting) and queue it; it is already counted
- * in p->queued. */
-static void place_counted(struct urt__pool *p, struct urt__job *job, bool do_kick)
+/* Is class cls at its cap: does its next job go to the class's queue? */
+static bool over_cap(const struct urt__pool_class *c)
 {
-	struct urt__pool_class *c = &p->cls[job->cls];
-	if (c->limit && c->admitted >= c->limit) {
-		fifo_push(&c->head, &c->tail, job);
-		job->where = URT_JOB_CLASS;
-		return;
-	}
-	c->admitted++;
+	return c->limit && c->admitted >= c->limit;
+}
+
+/* Is there room where class cls's next job goes (see urt__pool_class)? */
+static bool has_room(const struct urt__pool *p, unsigned cls)
+{
+	const struct urt__pool_class *c = &p->cls[cls];
+	unsigned bound = urt__ocfg.queue_bound;
+	return over_cap(c) ? c->nqueued < bound : p->queued_main < bound;
+}
+
+/* Append job to the main queue; it is already counted in p->queued and
+ * p->queued_main. Admits it to its class. */
+static void main_push(struct urt__pool *p, struct urt__job *job)
+{
+	p->cls[job->cls].admitted++;
 	fifo_push(&p->qhead, &p->qtail, job);
 	job->where = URT_JOB_QUEUED;
 	job->seq = p->enq_seq++;
-	p->queued_main++;
 	qlen_publish(p);
-	if (do_kick)
-		kick(p);
 }
 
+/* Queue job: in the main queue, or in its class's queue when the class is
+ * at its cap. Whether there is room is the caller's business: a job let
+ * in from its class's queue goes to the main queue even when that is
+ * full (it was admitted to the pool already). */
 static void place(struct urt__pool *p, struct urt__job *job)
 {
+	struct urt__pool_class *c = &p->cls[job->cls];
 	p->queued++;
-	place_counted(p, job, true);
+	if (over_cap(c)) {
+		fifo_push(&c->head, &c->tail, job);
+		c->nqueued++;
+		job->where = URT_JOB_CLASS;
+		return;
+	}
+	p->queued_main++;
+	main_push(p, job);
+	kick(p);
 }
 
-/* The queue has room again: let parked submitters' jobs in. */
+/* Room may have come back: let parked submitters' jobs in, each class's
+ * list as far as its own room goes. */
 static void admit_waiters(struct urt__pool *p)
 {
-	while (p->whead && p->queued < urt__ocfg.queue_bound) {
-		struct urt__job *j = fifo_pop(&p->whead, &p->wtail);
-		p->nwaiting--;
-		place(p, j);
+	if (!p->nwaiting)
+		return;
+	for (unsigned i = 0; i < URT_OFFLOAD_CLASSES; i++) {
+		struct urt__pool_class *c = &p->cls[i];
+		while (c->whead && has_room(p, i)) {
+			struct urt__job *j = fifo_pop(&c->whead, &c->wtail);
+			p->nwaiting--;
+			place(p, j);
+		}
 	}
 }
 
@@ -323,8 +352,9 @@ static void class_release(struct urt__pool *p, unsigned cls)
 {
 	struct urt__pool_class *c = &p->cls[cls];
 	c->admitted--;
-	if (c->head && (!c->limit || c->admitted < c->limit)) {
+	if (c->head && !over_cap(c)) {
 		struct urt__job *j = fifo_pop(&c->head, &c->tail);
+		c->nqueued--;
 		p->queued--;
 		place(p, j);
 	}
@@ -378,18 +408,20 @@ static int unlock_and_spawn(struct urt__pool *p)
 	return failed && none ? err : 0;
 }
 
-/* A new job (lock held): queued if there is room, else on the waiting list
- * (its task stays parked) if may_wait. Returns 1 queued, 0 waiting,
- * -EAGAIN full. */
+/* A new job (lock held): queued if there is room where it goes and no
+ * job of its class waits for that room before it, else on its class's
+ * waiting list (its task stays parked) if may_wait. Returns 1 queued, 0
+ * waiting, -EAGAIN full. */
 static int queue_or_wait(struct urt__pool *p, struct urt__job *job, bool may_wait)
 {
-	if (p->queued < urt__ocfg.queue_bound) {
+	struct urt__pool_class *c = &p->cls[job->cls];
+	if (!c->whead && has_room(p, job->cls)) {
 		place(p, job);
 		return 1;
 	}
 	if (!may_wait)
 		return -EAGAIN;
-	fifo_push(&p->whead, &p->wtail, job);
+	fifo_push(&c->whead, &c->wtail, job);
 	job->where = URT_JOB_WAITING;
 	p->nwaiting++;
 	return 0;
@@ -533,11 +565,12 @@ bool urt__pool_withdraw(struct urt__job *job)
 	bool gone = true;
 	switch (job->where) {
 	case URT_JOB_WAITING:
-		fifo_remove(&p->whead, &p->wtail, job);
+		fifo_remove(&p->cls[job->cls].whead, &p->cls[job->cls].wtail, job);
 		p->nwaiting--;
 		break;
 	case URT_JOB_CLASS:
 		fifo_remove(&p->cls[job->cls].head, &p->cls[job->cls].tail, job);
+		p->cls[job->cls].nqueued--;
 		p->queued--;
 		admit_waiters(p);
 		break;
@@ -606,6 +639,8 @@ static void finish(struct urt__pool *p, unsigned cls)
 	p->running--;
 	atomic_fetch_add_explicit(&p->done, 1, memory_order_relaxed);
 	class_release(p, cls);
+	if (p->cls[cls].limit)
+		admit_waiters(p); /* its class's queue may have room again */
 }
 
 static void deadline_after(struct timespec *ts, uint64_t ns)
@@ -937,8 +972,9 @@ int urt_offload_class_limit(unsigned class_id, unsigned max_running)
 	p->cls[class_id].limit = max_running;
 	/* a raised cap admits waiting jobs at once */
 	struct urt__pool_class *c = &p->cls[class_id];
-	while (c->head && (!c->limit || c->admitted < c->limit)) {
+	while (c->head && !over_cap(c)) {
 		struct urt__job *j = fifo_pop(&c->head, &c->tail);
+		c->nqueued--;
 		p->queued--;
 		place(p, j);
 	}

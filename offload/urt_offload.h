@@ -50,7 +50,9 @@ enum {
 typedef struct urt_offload_config {
 	unsigned blocking_threads; /* blocking pool cap; default 64 */
 	unsigned cpu_threads;      /* CPU pool size; default: the CPUs this process may use */
-	unsigned queue_bound;      /* per pool: jobs waiting for a worker; default 4096 */
+	unsigned queue_bound;      /* per pool: jobs waiting for a worker; each capped
+				    * class's queue over its cap is bounded by it on
+				    * its own (urt_offload_class_limit); default 4096 */
 	uint64_t keep_alive_ns;    /* an idle worker exits after this; default 10 s */
 	uint64_t spin_ns;          /* a worker out of work polls this long before it sleeps
 				    * (only when the process may use > 1 CPU); default 50 us */
@@ -75,7 +77,11 @@ URT_API int urt_offload_configure(const urt_offload_config *cfg);
 
 /* Cap how many jobs of class class_id (1 .. URT_OFFLOAD_CLASSES-1) run at
  * once in the blocking pool; 0 removes the cap. Jobs over the cap wait in
- * the queue. Returns 0; -EINVAL for class 0 or out of range. */
+ * the class's own queue, which holds up to queue_bound jobs apart from the
+ * pool's queue: when it is full, only that class's submissions park (from
+ * a task) or get -EAGAIN (_try); other classes keep the pool's queue to
+ * themselves (it holds at most `max_running` jobs of a capped class).
+ * Returns 0; -EINVAL for class 0 or out of range. */
 URT_API int urt_offload_class_limit(unsigned class_id, unsigned max_running);
 
 /* Copy pool's counters (URT_POOL_*) into *out. Returns 0; -EINVAL. */

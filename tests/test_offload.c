@@ -847,3 +847,57 @@ Test(offload, future_cancel_agrees_with_wait, .timeout = 30)
 	cr_log_info("cancelled %d, too late %d", cancelled, late);
 	cr_assert_eq(urt_offload_shutdown(), 0);
 }
+
+/* ---- capped classes do not fill the queue for class 0 ------------------------- */
+
+static void *class5_task(void *arg)
+{
+	return (void *)(intptr_t)urt_to_thread_class(5, gated_job, arg, NULL);
+}
+
+static void *class_bound_main(void *arg)
+{
+	(void)arg;
+	/* class 5 capped at 1, queue bound 2: one runs, two queue behind the
+	 * cap, the fourth parks for room in its class */
+	urt_task *t[4];
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(urt_spawn(&t[i], class5_task, NULL, NULL), 0);
+	urt_offload_stats st;
+	for (uint64_t end = urt_test_mono_ms() + WAIT_MS; urt_test_mono_ms() < end; urt_sleep(MS)) {
+		urt_offload_stats_get(URT_POOL_BLOCKING, &st);
+		if (atomic_load(&gate_entered) == 1 && st.queued == 2 && st.waiting == 1)
+			break;
+	}
+	cr_expect_eq(st.queued, 2, "queued %u", st.queued);
+	cr_expect_eq(st.waiting, 1, "waiting %u", st.waiting);
+	/* class 0 has its own room: workers are free, it must run now */
+	urt_future *f = NULL;
+	cr_expect_eq(urt_to_thread_try(sleep_ms_job, (void *)(intptr_t)1, &f), 0,
+		     "class 0 refused behind a capped class");
+	if (f) {
+		cr_expect_eq(urt_future_wait(f, WAIT_MS * MS, NULL), 0);
+		urt_future_release(f);
+	}
+	urt_deadline d;
+	cr_assert_eq(urt_deadline_enter(&d, WAIT_MS / 2 * MS), 0);
+	cr_expect_eq(urt_to_thread(sleep_ms_job, (void *)(intptr_t)1, NULL), 0,
+		     "class 0 parked behind a capped class");
+	urt_deadline_exit(&d);
+	atomic_store(&gate_open, 1);
+	for (int i = 0; i < 4; i++) {
+		void *r;
+		urt_join(t[i], &r);
+		cr_expect_eq((intptr_t)r, 0);
+	}
+	cr_expect_eq(atomic_load(&gate_left), 4);
+	return NULL;
+}
+
+Test(offload, capped_class_does_not_fill_class0_queue, .timeout = 20)
+{
+	gate_reset();
+	cr_assert_eq(urt_offload_configure(&(urt_offload_config){.queue_bound = 2}), 0);
+	cr_assert_eq(urt_offload_class_limit(5, 1), 0);
+	urt_test_run_offload(class_bound_main, NULL);
+}
