@@ -58,6 +58,8 @@ typedef struct urt_stack {
 	size_t size;       /* whole mapping, guard included */
 	unsigned vg_id;    /* valgrind stack id */
 	struct urt_stack *next_free; /* pool link */
+	unsigned pins;     /* offload jobs abandoned by its task, still running */
+	bool orphaned;     /* its task ended while pinned: the last unpin pools it */
 } urt_stack;
 
 size_t urt__page_size(void);
@@ -67,6 +69,14 @@ size_t urt__stack_round(size_t size);
  * struct urt_loop): the pool of the default size; out of line: the rest. */
 static inline int urt__stack_get(urt_loop *l, size_t size, urt_stack **out);
 static inline void urt__stack_put(urt_loop *l, urt_stack *s);
+/* A job its task stopped waiting for (offload) may still write into the
+ * task's stack: keep s from being pooled, reused or unmapped until the
+ * matching urt__stack_unpin, even if the task ends meanwhile. Loop thread
+ * only (no lock). */
+void urt__stack_pin(urt_stack *s);
+/* Drop a pin of s; the last one of a stack whose task has ended gives it
+ * back to l's pool. Loop thread only. */
+void urt__stack_unpin(urt_loop *l, urt_stack *s);
 int urt__stack_get_slow(urt_loop *l, size_t size, urt_stack **out);
 void urt__stack_put_slow(urt_loop *l, urt_stack *s);
 /* Usable stack for the context switch: above the guard, below the record. */

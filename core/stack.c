@@ -48,6 +48,8 @@ static urt_stack *stack_map(size_t size)
 	s->lo = (char *)base + urt__page_size();
 	s->size = size;
 	s->next_free = NULL;
+	s->pins = 0;
+	s->orphaned = false;
 #ifdef URT_VALGRIND
 	s->vg_id = VALGRIND_STACK_REGISTER(s->lo, (char *)s);
 #endif
@@ -122,6 +124,19 @@ void urt__stack_put_slow(urt_loop *l, urt_stack *s)
 		return;
 	}
 	stack_unmap(s);
+}
+
+void urt__stack_pin(urt_stack *s)
+{
+	s->pins++;
+}
+
+void urt__stack_unpin(urt_loop *l, urt_stack *s)
+{
+	if (--s->pins == 0 && s->orphaned) {
+		s->orphaned = false;
+		urt__stack_put(l, s);
+	}
 }
 
 void urt__stack_pool_drain(urt_loop *l)

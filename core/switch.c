@@ -36,7 +36,10 @@ void urt__reap_dead(urt_loop *l)
 	__tsan_destroy_fiber(d->tsan_fiber);
 	d->tsan_fiber = NULL;
 #endif
-	urt__stack_put(l, d->stack);
+	if (URT_UNLIKELY(d->stack->pins))
+		d->stack->orphaned = true; /* a job still uses it: its unpin pools it */
+	else
+		urt__stack_put(l, d->stack);
 	d->stack = NULL;
 	if (d->flags & URT_TF_DETACHED)
 		urt__task_free(l, d);

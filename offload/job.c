@@ -6,7 +6,12 @@
  * deadlock nor closes meanwhile). If the task stops waiting (cancel,
  * deadline), job_interrupt either withdraws the job (not started: freed
  * there) or clears job->wait (running: job_done frees it and discards the
- * result). Both run on the loop thread, so there is no race between them. */
+ * result). Both run on the loop thread, so there is no race between them.
+ *
+ * A running job's function may use the task's stack (arg pointing into a
+ * frame) until it returns, so job_interrupt pins that stack: when the task
+ * ends, its stack goes to no other task (and is not unmapped) until
+ * job_done unpins it. The task itself goes on, though: see urt_to_thread. */
 #include "offload_internal.h"
 
 #include <errno.h>
@@ -29,6 +34,8 @@ static void job_done(urt_loop *l, struct urt_remote *m)
 		job->wait->result = job->result;
 		job->wait->err = job->err;
 		urt__wake(job->task, 0);
+	} else if (job->stack) { /* abandoned while it ran */
+		urt__stack_unpin(l, job->stack);
 	}
 	urt__job_free(job);
 }
@@ -44,7 +51,8 @@ void urt__job_finished(struct urt__job *job)
 	if (urt__loop_post_counted(job->loop, &job->msg) < 0)
 		/* only a loop abandoned after a fatal ring error refuses a
 		 * counted completion: its tasks were cancelled (job->wait is
-		 * NULL) and nobody will take the result */
+		 * NULL) and nobody will take the result; a pinned stack stays
+		 * pinned (that loop's memory is never freed anyway) */
 		urt__job_free(job);
 }
 
@@ -56,7 +64,12 @@ static void job_interrupt(urt_task *t, int err)
 		t->loop->external--;
 		urt__job_free(job);
 	} else {
-		job->wait = NULL; /* running: job_done frees it */
+		/* running: job_done frees it, and until then its function
+		 * may write into t's stack */
+		job->wait = NULL;
+		job->task = NULL;
+		job->stack = t->stack;
+		urt__stack_pin(t->stack);
 	}
 	urt__wake(t, err);
 }

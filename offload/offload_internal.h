@@ -60,6 +60,11 @@ struct urt__job {
 	urt_loop *loop;              /* submitting loop, or NULL */
 	/* completion to a future (urt_*_try) */
 	urt_future *fut;
+	/* Set by job_interrupt (loop thread) when the task stops waiting
+	 * while the job runs: the task's stack, pinned until job_done. The
+	 * job holds the stack, not the task, whose record may be joined and
+	 * reused meanwhile. */
+	urt_stack *stack;
 };
 
 /* A worker thread's record (on its own stack). */

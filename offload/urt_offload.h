@@ -14,7 +14,9 @@
  * returns at once, and the job still running on a worker is freed by the
  * loop when it finishes (its result is discarded). urt_run and
  * urt_loop_destroy return only after every job their tasks handed to a
- * pool has finished, so fn and arg may point into the loop's memory.
+ * pool has finished, so fn and arg may point into the loop's memory; and
+ * the stack of a task that stopped waiting goes to no other task until
+ * the job has finished (see urt_to_thread for what that does not cover).
  *
  * Any thread can run a function as a task on a given loop (urt_submit)
  * and wait for it with a timeout through a future.
@@ -101,14 +103,31 @@ URT_API int urt_offload_shutdown(void);
  * -EINVAL if fn is NULL; -ENOMEM; -EAGAIN if no worker thread could be
  * started; blocking-call errors: -EPERM outside a task, -ECANCELED, -ETIME
  * (then fn, if already running, runs to its end and its result is
- * discarded; if not started yet it never runs). */
+ * discarded; if not started yet it never runs).
+ *
+ * A cancelled or expired call returns at once, without waiting for a
+ * running fn (a blocking call cannot be interrupted, and a deadline that
+ * waited for it would mean nothing). Until fn returns, the task's stack is
+ * kept from every other task: if the task ends first, its stack is pooled
+ * only when fn has returned, so fn writing through arg into the task's
+ * stack never lands in another task's frames. It may land in the task's
+ * own, though: once this call has returned -ECANCELED or -ETIME, the
+ * frames fn was given (a buffer local to the caller, say) are the task's
+ * to reuse. If the task can be cancelled or has a deadline, give fn
+ * memory that outlives the call (heap, the loop's, or a frame the task
+ * does not return from until it has seen the job end some other way). */
 URT_API int urt_to_thread(urt_task_fn fn, void *arg, void **result);
 
 /* urt_to_thread in concurrency class class_id (see urt_offload_class_limit).
  * Same returns; -EINVAL for class_id >= URT_OFFLOAD_CLASSES. */
 URT_API int urt_to_thread_class(unsigned class_id, urt_task_fn fn, void *arg, void **result);
 
-/* urt_to_thread on the CPU pool, for long computations. Same returns. */
+/* urt_to_thread on the CPU pool, for long computations. Same returns, and
+ * the same rule for memory fn uses after a cancel or deadline. The CPU
+ * pool has a fixed size (cpu_threads): a CPU job that waits for another
+ * CPU job (urt_to_cpu_try + urt_future_wait) deadlocks when every CPU
+ * worker does so, since none is left to run the inner jobs; wait on the
+ * blocking pool's jobs instead, or not from a CPU job. */
 URT_API int urt_to_cpu(urt_task_fn fn, void *arg, void **result);
 
 /* Inside a job (on a worker): make the submitter's call return err (< 0)

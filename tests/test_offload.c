@@ -901,3 +901,67 @@ Test(offload, capped_class_does_not_fill_class0_queue, .timeout = 20)
 	cr_assert_eq(urt_offload_class_limit(5, 1), 0);
 	urt_test_run_offload(class_bound_main, NULL);
 }
+
+/* ---- an abandoned job keeps its task's stack ---------------------------------- */
+
+/* A task's frames sit at the top of its stack: two tasks whose first
+ * frames are this close share one stack (separate ones are separate
+ * mappings of at least 16 KiB apart). */
+static bool same_stack(uintptr_t a, uintptr_t b)
+{
+	return (a > b ? a - b : b - a) < 4096;
+}
+
+static void *frame_task(void *arg)
+{
+	(void)arg;
+	return __builtin_frame_address(0);
+}
+
+/* Stops waiting for its job at its deadline while the job still runs
+ * (gated): the job may write into this task's stack until it ends. */
+static void *abandoning_frame_task(void *arg)
+{
+	urt_deadline d;
+	cr_assert_eq(urt_deadline_enter(&d, 5 * MS), 0);
+	*(intptr_t *)arg = urt_to_thread(gated_job, NULL, NULL);
+	urt_deadline_exit(&d);
+	return __builtin_frame_address(0);
+}
+
+static uintptr_t frame_of_new_task(urt_task_fn fn, void *arg)
+{
+	urt_task *t;
+	void *r;
+	cr_assert_eq(urt_spawn(&t, fn, arg, NULL), 0);
+	cr_assert_eq(urt_join(t, &r), 0);
+	return (uintptr_t)r;
+}
+
+static void *stack_kept_main(void *arg)
+{
+	(void)arg;
+	intptr_t r = 1;
+	uintptr_t a = frame_of_new_task(abandoning_frame_task, &r);
+	cr_expect_eq(r, -ETIME);
+	cr_expect_eq(atomic_load(&gate_left), 0, "the job still runs");
+	/* the pool hands out its last stack first: without the pin, that
+	 * is the abandoning task's, which the job may still write into */
+	uintptr_t b = frame_of_new_task(frame_task, NULL);
+	cr_expect_not(same_stack(a, b), "a new task got the stack an abandoned job may write into");
+	atomic_store(&gate_open, 1);
+	/* once the job has come back, the stack is pooled again (not lost) */
+	bool back = false;
+	for (uint64_t end = urt_test_mono_ms() + WAIT_MS; !back && urt_test_mono_ms() < end;) {
+		urt_sleep(MS);
+		back = atomic_load(&gate_left) == 1 && same_stack(a, frame_of_new_task(frame_task, NULL));
+	}
+	cr_expect(back, "the abandoned job's stack never came back to the pool");
+	return NULL;
+}
+
+Test(offload, abandoned_job_keeps_task_stack, .timeout = 20)
+{
+	gate_reset();
+	urt_test_run_offload(stack_kept_main, NULL);
+}
