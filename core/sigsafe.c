@@ -20,3 +20,14 @@ char *urt__put_u64(char *p, char *end, uint64_t v)
 		*p++ = tmp[--n];
 	return p;
 }
+
+sigset_t urt__block_async_signals(void)
+{
+	static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
+	sigset_t set, old;
+	sigfillset(&set);
+	for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+		sigdelset(&set, faults[i]);
+	pthread_sigmask(SIG_SETMASK, &set, &old);
+	return old;
+}

@@ -191,9 +191,7 @@ static void wd_start(void)
 	mprotect(stack, page, PROT_NONE); /* guard */
 	pthread_attr_init(&attr);
 	pthread_attr_setstack(&attr, (char *)stack + page, size - page);
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
+	sigset_t old = urt__block_async_signals(); /* the watchdog inherits it */
 	wd_running = pthread_create(&wd_thread, &attr, watchdog, (void *)(uintptr_t)wd_gen) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);

@@ -382,6 +382,10 @@ static int unlock_and_spawn(struct urt__pool *p)
 		err = -EAGAIN;
 	} else {
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		/* the threads inherit it: a SIGTERM meant for urt_cores_run's
+		 * signalfd (blocked only in the threads started after it) must
+		 * not land in a worker an earlier loop started */
+		sigset_t old = urt__block_async_signals();
 		pthread_t th;
 		for (unsigned i = 0; i < n; i++) {
 			int r = pthread_create(&th, &attr, worker_main, p);
@@ -392,6 +396,7 @@ static int unlock_and_spawn(struct urt__pool *p)
 		}
 		if (mon)
 			mon_failed = pthread_create(&th, &attr, monitor_main, p) != 0;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		pthread_attr_destroy(&attr);
 	}
 	if (!failed && !mon_failed)

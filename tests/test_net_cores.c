@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "check.h"
 #include "urt_net.h"
+#include "urt_offload.h"
 #include "urt_server.h"
 
 TestSuite(net_cores, .timeout = 30);
@@ -216,4 +217,41 @@ Test(net_cores, wait_stop_alone_is_no_deadlock)
 	cr_expect_eq(urt_cores_run(&(urt_cores_opts){.loops = 2, .fn = stop_after_a_while}), 0);
 	cr_expect_eq(waited[0], 0);
 	cr_expect_eq(waited[1], 0, "loop 1 waited for the stop");
+}
+
+/* A SIGTERM during a run with .signals = 1 reaches the signalfd even when
+ * the offload pool's workers were started by an earlier loop (before the
+ * run blocked the signal): urt's own threads block it from birth. */
+static void *noop_job(void *arg)
+{
+	return arg;
+}
+
+static void *warm_pool(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(urt_to_thread(noop_job, NULL, NULL), 0);
+	return NULL;
+}
+
+static void *terminate_self(void *arg)
+{
+	(void)arg;
+	int i = urt_cores_index();
+	if (i == 0) {
+		urt_sleep(50 * URT_NS_PER_MS);
+		kill(getpid(), SIGTERM); /* as `kill <pid>` from a shell */
+	}
+	waited[i] = urt_cores_wait_stop();
+	return NULL;
+}
+
+Test(net_cores, sigterm_misses_pool_workers_started_before)
+{
+	cr_assert_eq(urt_run(warm_pool, NULL, NULL, NULL), 0);
+	waited[0] = waited[1] = 1;
+	cr_expect_eq(urt_cores_run(&(urt_cores_opts){.loops = 2, .signals = 1, .fn = terminate_self}), 0);
+	cr_expect_eq(waited[0], 0);
+	cr_expect_eq(waited[1], 0);
 }
