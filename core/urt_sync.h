@@ -102,9 +102,10 @@ URT_API long urt_chan_len(const urt_chan *c);
 
 /* ---- waiting for tasks ------------------------------------------------- */
 
-/* Wait until every task in tasks[0..n) has finished (they are not joined).
- * Returns 0; -EINVAL (NULL, n == 0, a NULL entry, another loop's or a
- * detached task); blocking-call errors. */
+/* Wait until every task in tasks[0..n) has finished (they are not joined;
+ * another task may join or detach them meanwhile). Returns 0; -EINVAL
+ * (NULL, n == 0, a NULL entry, another loop's or a detached task);
+ * -EDEADLK (the caller is in the set); blocking-call errors. */
 URT_API int urt_wait_all(urt_task *const *tasks, size_t n);
 /* Wait until at least one has finished; returns its index (>= 0), or the
  * errors of urt_wait_all. */
