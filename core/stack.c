@@ -69,6 +69,8 @@ size_t urt__stack_round(size_t size)
 	size_t page = urt__page_size();
 	if (size < 16 * 1024)
 		size = 16 * 1024;
+	if (size > SIZE_MAX - 2 * page)
+		return 0; /* rounding would wrap to a guard page alone: no such mapping */
 	return ((size + page - 1) & ~(page - 1)) + page; /* + guard */
 }
 
@@ -102,6 +104,8 @@ static struct urt_stack_pool *pool_for(urt_loop *l, size_t mapping)
 int urt__stack_get_slow(urt_loop *l, size_t size, urt_stack **out)
 {
 	size_t mapping = size ? urt__stack_round(size) : default_mapping(l);
+	if (!mapping)
+		return -ENOMEM;
 	struct urt_stack_pool *p = pool_for(l, mapping);
 	if (p && p->free) {
 		urt_stack *s = p->free;
