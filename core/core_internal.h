@@ -100,6 +100,7 @@ enum {
 	URT_TF_JOINED = 1u << 1,   /* a join has claimed it */
 	URT_TF_CANCELLED = 1u << 2,
 	URT_TF_SYSTEM = 1u << 3,   /* internal task: does not keep urt_run alive */
+	URT_TF_MAIN = 1u << 4,     /* urt_run's main task: its result goes to l->main_result */
 };
 
 /* Called when a parked task must stop waiting (cancel: -ECANCELED, deadline:
@@ -239,6 +240,8 @@ struct urt_loop {
 	unsigned ntasks;          /* task records in use (each may arm one timer) */
 	unsigned inflight;        /* operations awaiting a CQE (user-visible work) */
 	unsigned external;        /* outside sources that may still wake tasks (offload) */
+	unsigned holds;           /* urt_loop_hold: work expected from other threads */
+	void *main_result;        /* urt_run's main task's return (its record may be reused) */
 	urt_task *dead;           /* finished task whose stack is released after the switch */
 	/* offload: hands the pools the jobs this thread's tasks queued since
 	 * the last call (one batch, one wake-up); set while any are held,

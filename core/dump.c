@@ -143,7 +143,7 @@ int urt_loop_dump(urt_loop *l, int fd)
 	for (urt_task *t = l->all; t; t = t->all_next)
 		n++;
 	if (dprintf(fd, "urt: loop %llu: %d tasks\n", (unsigned long long)l->id, n) < 0)
-		return -EIO;
+		return errno ? -errno : -EIO; /* write(2)'s error, as the header says */
 	for (urt_task *t = l->all; t; t = t->all_next)
 		dump_task(fd, l, t, now);
 	return n;

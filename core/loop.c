@@ -78,17 +78,24 @@ static void break_deadlock(urt_loop *l)
 			urt_cancel(t);
 }
 
+/* Something outside the ring may still wake a task: an offloaded job, or
+ * another thread's submission the embedder said to expect (a hold). */
+static bool waits_outside(const urt_loop *l)
+{
+	return l->external || l->holds;
+}
+
 /* Paused time: when every task waits only on timers, the virtual clock
  * jumps to the earliest one instead of sleeping; while real I/O or
  * offloaded work is pending, it advances with real time, so real I/O and
  * deadlines on it still behave. */
 static int poll_paused(urt_loop *l, uint64_t timeout)
 {
-	if (timeout && !l->inflight && !l->external && l->nheap) {
+	if (timeout && !l->inflight && !waits_outside(l) && l->nheap) {
 		l->virtual_now += timeout; /* timeout is the distance to the earliest timer */
 		return urt__backend_poll(l, 0);
 	}
-	if (!l->inflight && !l->external)
+	if (!l->inflight && !waits_outside(l))
 		return urt__backend_poll(l, timeout); /* time stands still: deterministic */
 	uint64_t t0 = urt__mono_ns();
 	int r = urt__backend_poll(l, timeout);
@@ -107,7 +114,7 @@ static bool idle_spin(urt_loop *l, uint64_t *timeout)
 {
 	bool recent = l->stats.remote != l->remote_seen;
 	l->remote_seen = l->stats.remote;
-	if (!recent || !l->cfg.idle_spin_ns || l->inflight || l->external ||
+	if (!recent || !l->cfg.idle_spin_ns || l->inflight || waits_outside(l) ||
 	    (l->cfg.flags & URT_CFG_PAUSED_TIME))
 		return false;
 	if (!urt__spin_until(l, l->cfg.idle_spin_ns, timeout, urt__inbox_waiting))
@@ -116,9 +123,14 @@ static bool idle_spin(urt_loop *l, uint64_t *timeout)
 	return true;
 }
 
+/* Who ticks: an embedder's urt_loop_step, urt_run until the user tasks
+ * have finished, or the teardown until the loop's own tasks have. */
+enum tick_phase { TICK_STEP, TICK_USER, TICK_SYSTEM };
+
 /* One tick, waiting at most max_wait ns for I/O or timers. */
-static int tick(urt_loop *l, uint64_t max_wait, bool user_phase)
+static int tick(urt_loop *l, uint64_t max_wait, enum tick_phase phase)
 {
+	bool user_phase = phase != TICK_SYSTEM;
 	urt__inbox_drain(l);
 	urt__run_ready(l);
 	if (l->flush) /* before the timeout: a failed hand-over wakes its task */
@@ -128,12 +140,18 @@ static int tick(urt_loop *l, uint64_t max_wait, bool user_phase)
 	if (timeout > max_wait)
 		timeout = max_wait;
 	if (timeout == URT_NO_DEADLINE && !l->inflight && !l->external) {
-		if (user_phase ? !l->tasks_alive : !l->tasks_alive && !l->system_alive)
+		bool done = user_phase ? !l->tasks_alive : !l->tasks_alive && !l->system_alive;
+		/* a hold keeps waiting tasks from a deadlock verdict, and an
+		 * embedder's step waiting for submissions; it does not keep
+		 * urt_run going once its tasks have finished */
+		if (done && (!l->holds || phase != TICK_STEP))
 			return 0; /* nothing left that this phase waits for */
-		if (user_phase)
-			l->deadlocked = true;
-		break_deadlock(l);
-		return 0;
+		if (!l->holds) {
+			if (user_phase)
+				l->deadlocked = true;
+			break_deadlock(l);
+			return 0;
+		}
 	}
 	if (timeout && idle_spin(l, &timeout)) /* false: timeout less the time spun */
 		timeout = 0; /* a message arrived while it spun */
@@ -159,11 +177,11 @@ static int tick(urt_loop *l, uint64_t max_wait, bool user_phase)
  * io_uring_enter is retried a few times in a row (the ring may recover;
  * no completion may be abandoned while it can still arrive), then
  * reported. */
-static int run_until(urt_loop *l, const unsigned *alive, bool user_phase)
+static int run_until(urt_loop *l, const unsigned *alive, enum tick_phase phase)
 {
 	int fails = 0;
 	while (*alive) {
-		int r = tick(l, URT_NO_DEADLINE, user_phase);
+		int r = tick(l, URT_NO_DEADLINE, phase);
 		if (r < 0 && ++fails >= URT_RING_TRIES)
 			return r;
 		if (r == 0)
@@ -183,7 +201,7 @@ static bool wind_down(urt_loop *l)
 	for (urt_task *t = l->all; t; t = t->all_next)
 		if (t->state != URT_T_DONE)
 			urt_cancel(t);
-	if (run_until(l, &l->tasks_alive, false) == 0)
+	if (run_until(l, &l->tasks_alive, TICK_SYSTEM) == 0)
 		return true;
 	urt__inbox_set_state(l, URT_LOOP_CLOSED);
 	urt__stall_loop_stop(l);
@@ -263,7 +281,7 @@ int urt_loop_step(urt_loop *l, uint64_t timeout_ns)
 	if (l->current)
 		return -EBUSY; /* called from inside a task */
 	urt__inbox_awake(l);
-	int r = tick(l, timeout_ns, true);
+	int r = tick(l, timeout_ns, TICK_STEP);
 	if (r < 0) {
 		/* as urt_run: retried by the embedder's next steps (the ring may
 		 * recover), then the tasks are wound down or the loop abandoned */
@@ -303,7 +321,7 @@ int urt_loop_hold(urt_loop *l)
 		return -ECHILD;
 	if (!l || l != urt__this_loop)
 		return -EINVAL;
-	l->external++;
+	l->holds++;
 	return 0;
 }
 
@@ -311,9 +329,9 @@ int urt_loop_unhold(urt_loop *l)
 {
 	if (urt__loop_foreign(l))
 		return -ECHILD;
-	if (!l || l != urt__this_loop || !l->external)
+	if (!l || l != urt__this_loop || !l->holds)
 		return -EINVAL;
-	l->external--;
+	l->holds--;
 	return 0;
 }
 
@@ -333,9 +351,10 @@ int urt_loop_destroy(urt_loop *l)
 	for (urt_task *t = l->all; t; t = t->all_next)
 		if (t->state != URT_T_DONE)
 			urt_cancel(t);
-	int r = run_until(l, &l->system_alive, false);
+	l->holds = 0; /* no user task is left to take what a hold waited for */
+	int r = run_until(l, &l->system_alive, TICK_SYSTEM);
 	for (int fails = 0; fails < URT_RING_TRIES && (l->inflight || l->external);)
-		if ((r = tick(l, URT_NO_DEADLINE, false)) < 0)
+		if ((r = tick(l, URT_NO_DEADLINE, TICK_SYSTEM)) < 0)
 			fails++; /* retried: a completion must not be abandoned */
 	urt__inbox_set_state(l, URT_LOOP_CLOSED); /* no poster touches the backend after this */
 	urt__inbox_drain(l);
@@ -366,14 +385,14 @@ int urt_run(urt_task_fn fn, void *arg, const urt_config *cfg, void **result)
 	if (r < 0)
 		return r;
 	urt_task *main_task = NULL;
-	r = urt__spawn_on(l, &main_task, fn, arg, &(urt_task_opts){.name = "main"}, 0);
+	r = urt__spawn_on(l, &main_task, fn, arg, &(urt_task_opts){.name = "main"}, URT_TF_MAIN);
 	if (r == 0) {
-		r = run_until(l, &l->tasks_alive, true);
+		r = run_until(l, &l->tasks_alive, TICK_USER);
 		if (r < 0 && !wind_down(l))
 			return r;
 	}
 	if (r == 0 && result)
-		*result = main_task->result;
+		*result = l->main_result;
 	if (r == 0 && l->deadlocked)
 		r = -EDEADLK;
 	int d = urt_loop_destroy(l);

@@ -154,6 +154,8 @@ static _Noreturn void task_exit(urt_task *t)
 	t->state = URT_T_DONE;
 	URT_PROBE1(task_exit, t->id);
 	urt__waitq_wake_all(&t->done_waiters, 0);
+	if (t->flags & URT_TF_MAIN) /* joined or detached, its record may be reused */
+		l->main_result = t->result;
 	if (t->flags & URT_TF_SYSTEM)
 		l->system_alive--;
 	else
@@ -365,7 +367,7 @@ int urt_join(urt_task *t, void **result)
 	if (!t)
 		return -EINVAL;
 	if (!l || !l->current)
-		return -EPERM;
+		return urt__loop_inherited() ? -ECHILD : -EPERM;
 	if (t == l->current)
 		return -EDEADLK;
 	if (check_handle(t) != 0 || (t->flags & (URT_TF_DETACHED | URT_TF_JOINED)))

@@ -118,8 +118,9 @@ URT_API int64_t urt_loop_timeout(const urt_loop *loop);
 /* Keep the loop alive while nothing in it is pending but work is expected
  * from outside (other threads' urt_submit): without a hold, a loop whose
  * tasks all wait on such work is treated as deadlocked. Call from the
- * loop's thread. Returns 0, or -EINVAL (not this thread's loop; unhold
- * without hold). */
+ * loop's thread. A hold keeps tasks waiting, not the loop itself:
+ * urt_loop_destroy (and urt_run's end) drops holds left over. Returns 0,
+ * or -EINVAL (not this thread's loop; unhold without hold). */
 URT_API int urt_loop_hold(urt_loop *loop);
 URT_API int urt_loop_unhold(urt_loop *loop);
 /* Close a loop whose tasks have all finished. Later submissions from
