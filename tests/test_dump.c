@@ -136,6 +136,11 @@ static void *foreign_body(void *arg)
 	pthread_join(th, &r);
 	cr_expect_eq((intptr_t)r, -EINVAL);
 	cr_expect_eq(urt_loop_dump(NULL, -1), -EINVAL);
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	close(p[1]);
+	cr_expect_eq(urt_loop_dump(NULL, p[1]), -EBADF, "write(2)'s error");
+	close(p[0]);
 	return NULL;
 }
 

@@ -39,14 +39,14 @@ static int child_status(pid_t pid)
 static void *ret_arg(void *arg) { return arg; }
 
 /* In the child: what a task that forked may and may not do. */
-static int child_checks(urt_loop *inherited)
+static int child_checks(urt_loop *inherited, urt_task *sibling)
 {
 	int fail = 0;
 	if (ring_mappings() != 0)
 		fail |= 1; /* the parent's rings are reachable */
 	if (urt_loop_current() != NULL || urt_self() != NULL)
 		fail |= 2;
-	if (urt_sleep(MS) != -ECHILD || urt_yield() != -ECHILD)
+	if (urt_sleep(MS) != -ECHILD || urt_yield() != -ECHILD || urt_join(sibling, NULL) != -ECHILD)
 		fail |= 4;
 	if (urt_loop_step(inherited, 0) != -ECHILD || urt_loop_destroy(inherited) != -ECHILD ||
 	    urt_loop_fd(inherited) != -ECHILD || urt_loop_hold(inherited) != -ECHILD ||
@@ -65,10 +65,13 @@ static void *fork_in_task(void *arg)
 	(void)arg;
 	cr_assert_gt(ring_mappings(), 0, "the ring should be mapped in the parent");
 	urt_loop *l = urt_loop_current();
+	urt_task *sibling;
+	cr_assert_eq(urt_spawn(&sibling, ret_arg, NULL, NULL), 0);
 	pid_t pid = fork();
 	if (pid == 0)
-		_exit(child_checks(l));
+		_exit(child_checks(l, sibling));
 	cr_assert_gt(pid, 0);
+	cr_assert_eq(urt_join(sibling, NULL), 0);
 	/* the parent's loop is untouched: I/O and timers still work */
 	cr_assert_eq(urt_sleep(MS), 0);
 	int p[2];

@@ -23,6 +23,64 @@ Test(run, returns_main_result, .timeout = 10)
 	cr_expect_eq((intptr_t)urt_test_run_cfg(ret_arg_plus_one, (void *)1, &cfg), 2);
 }
 
+/* The main task's result even when its handle was detached, or joined by
+ * another task (its record freed and reused by later spawns). */
+static void *spawn_a_few(void *arg)
+{
+	for (int i = 0; i < 4; i++) {
+		urt_task *t;
+		cr_assert_eq(urt_spawn(&t, ret_arg_plus_one, (void *)7, NULL), 0);
+		urt_detach(t);
+	}
+	return arg;
+}
+
+static void *detached_main(void *arg)
+{
+	cr_assert_eq(urt_detach(urt_self()), 0);
+	urt_task *t;
+	cr_assert_eq(urt_spawn(&t, spawn_a_few, NULL, NULL), 0);
+	urt_detach(t);
+	return arg;
+}
+
+static void *join_main(void *main_task)
+{
+	cr_expect_eq(urt_join(main_task, NULL), 0);
+	return spawn_a_few(NULL);
+}
+
+static void *joined_main(void *arg)
+{
+	urt_task *t;
+	cr_assert_eq(urt_spawn(&t, join_main, urt_self(), NULL), 0);
+	urt_detach(t);
+	return arg;
+}
+
+Test(run, main_result_when_its_handle_is_gone, .timeout = 10)
+{
+	cr_expect_eq((intptr_t)urt_test_run(detached_main, (void *)42), 42);
+	cr_expect_eq((intptr_t)urt_test_run(joined_main, (void *)43), 43);
+}
+
+/* A hold left over keeps no loop from ending: urt_run and urt_loop_destroy
+ * drop it (without a task nothing could take what it waited for). */
+static void *hold_and_return(void *arg)
+{
+	cr_assert_eq(urt_loop_hold(urt_loop_current()), 0);
+	return arg;
+}
+
+Test(run, hold_left_over_is_dropped, .timeout = 10)
+{
+	cr_expect_eq((intptr_t)urt_test_run(hold_and_return, (void *)5), 5);
+	urt_loop *l;
+	cr_assert_eq(urt_loop_create(&l, NULL), 0);
+	cr_assert_eq(urt_loop_hold(l), 0);
+	cr_expect_eq(urt_loop_destroy(l), 0);
+}
+
 Test(run, null_fn_einval)
 {
 	void *res = (void *)7;

@@ -345,6 +345,23 @@ static void *default_stack_main(void *arg)
 	return NULL;
 }
 
+/* A stack size whose rounding to pages would wrap is -ENOMEM, not a
+ * mapping that is all guard page. */
+static void *huge_stack(void *arg)
+{
+	(void)arg;
+	urt_task *t;
+	cr_expect_eq(urt_spawn(&t, nothing, NULL, &(urt_task_opts){.stack_size = SIZE_MAX - 100}), -ENOMEM);
+	cr_expect_eq(urt_spawn(&t, nothing, NULL, &(urt_task_opts){.stack_size = SIZE_MAX}), -ENOMEM);
+	return NULL;
+}
+
+Test(task, huge_stack_size_enomem, .timeout = 10)
+{
+	urt_test_run(huge_stack, NULL);
+	cr_expect_eq(urt_run(nothing, NULL, &(urt_config){.stack_size = SIZE_MAX}, NULL), -ENOMEM);
+}
+
 Test(task, config_stack_size, .timeout = 10)
 {
 	urt_config cfg;

@@ -145,3 +145,112 @@ Test(waitset, bad_args_einval, .timeout = 10)
 {
 	urt_test_run(bad, NULL);
 }
+
+/* Another task may join or detach a task of the set while the caller
+ * waits: its record is freed when it finishes (and may be reused), yet
+ * it counts as finished. */
+static urt_event g_go;
+static urt_task *g_b, *g_w;
+
+static void *wait_for_go(void *arg)
+{
+	urt_event_wait(&g_go);
+	return arg;
+}
+
+static void *at_once(void *arg)
+{
+	return arg;
+}
+
+static void *wait_on(void *ev)
+{
+	urt_event_wait(ev);
+	return NULL;
+}
+
+static void *join_b_then_go(void *arg)
+{
+	(void)arg;
+	cr_expect_eq(urt_join(g_b, NULL), 0);
+	urt_task *reuse; /* likely takes b's record */
+	cr_expect_eq(urt_spawn(&reuse, at_once, NULL, NULL), 0);
+	urt_sleep(URT_NS_PER_MS);
+	urt_event_set(&g_go);
+	cr_expect_eq(urt_join(reuse, NULL), 0);
+	return NULL;
+}
+
+static void *all_with_a_joined(void *arg)
+{
+	(void)arg;
+	urt_event_init(&g_go);
+	urt_task *a, *j;
+	cr_assert_eq(urt_spawn(&a, wait_for_go, NULL, NULL), 0);
+	cr_assert_eq(urt_spawn(&g_b, at_once, NULL, NULL), 0);
+	cr_assert_eq(urt_spawn(&j, join_b_then_go, NULL, NULL), 0);
+	urt_task *set[2] = {a, g_b};
+	cr_expect_eq(urt_wait_all(set, 2), 0);
+	cr_expect_eq(urt_join(j, NULL), 0);
+	cr_expect_eq(urt_join(a, NULL), 0);
+	return NULL;
+}
+
+Test(waitset, wait_all_while_another_joins, .timeout = 10)
+{
+	cr_expect_eq(urt_run(all_with_a_joined, NULL, NULL, NULL), 0, "no deadlock");
+}
+
+static void *detach_w_then_go(void *arg)
+{
+	(void)arg;
+	urt_yield();
+	cr_expect_eq(urt_detach(g_w), 0);
+	urt_event_set(&g_go);
+	return NULL;
+}
+
+static void *any_with_a_detached(void *arg)
+{
+	(void)arg;
+	urt_event_init(&g_go);
+	urt_event never;
+	urt_event_init(&never);
+	urt_task *other, *d;
+	cr_assert_eq(urt_spawn(&g_w, wait_for_go, NULL, NULL), 0);
+	cr_assert_eq(urt_spawn(&other, wait_on, &never, NULL), 0);
+	cr_assert_eq(urt_spawn(&d, detach_w_then_go, NULL, NULL), 0);
+	urt_task *set[2] = {g_w, other};
+	cr_expect_eq(urt_wait_any(set, 2), 0, "the detached task finished");
+	urt_event_set(&never);
+	cr_expect_eq(urt_join(d, NULL), 0);
+	cr_expect_eq(urt_join(other, NULL), 0);
+	return NULL;
+}
+
+Test(waitset, wait_any_while_another_detaches, .timeout = 10)
+{
+	urt_test_run(any_with_a_detached, NULL);
+}
+
+/* The caller in its own set: -EDEADLK at once, before any wait. */
+static void *self_in_set(void *arg)
+{
+	(void)arg;
+	urt_task *slow;
+	cr_assert_eq(urt_spawn(&slow, wait_for_go, NULL, NULL), 0);
+	urt_event_init(&g_go);
+	urt_task *set[2] = {slow, urt_self()};
+	uint64_t t0 = urt_now();
+	cr_expect_eq(urt_wait_all(set, 2), -EDEADLK);
+	cr_expect_eq(urt_wait_any(set, 2), -EDEADLK);
+	cr_expect_lt(urt_now() - t0, URT_NS_PER_SEC);
+	urt_event_set(&g_go);
+	cr_expect_eq(urt_join(slow, NULL), 0);
+	return NULL;
+}
+
+Test(waitset, caller_in_the_set, .timeout = 10)
+{
+	urt_test_run(self_in_set, NULL);
+}
