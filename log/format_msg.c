@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 #include "log_internal.h"
 
 #define PAD8(n) (((n) + 7u) & ~(size_t)7u)
@@ -71,41 +72,6 @@ void urt__log_buf_put_int(struct urt_log_buf *b, int64_t v)
 	if (v < 0)
 		urt__log_buf_put(b, "-", 1);
 	urt__log_buf_put_uint(b, v < 0 ? -(uint64_t)v : (uint64_t)v, 1);
-}
-
-/* Character classes of the format walk (a switch, not strchr per byte). */
-static inline bool is_flag(char c)
-{
-	switch (c) {
-	case '-': case '+': case ' ': case '#': case '0': case '\'': case 'I': return true;
-	default: return false;
-	}
-}
-
-static inline bool is_length(char c)
-{
-	switch (c) {
-	case 'h': case 'l': case 'L': case 'q': case 'j': case 'z': case 'Z': case 't': return true;
-	default: return false;
-	}
-}
-
-static inline bool is_conv(char c)
-{
-	switch (c) {
-	case 'd': case 'i': case 'o': case 'u': case 'x': case 'X': case 'c': case 'e': case 'E':
-	case 'f': case 'F': case 'g': case 'G': case 'a': case 'A': case 's': case 'p': case 'n':
-	case 'm': return true;
-	default: return false;
-	}
-}
-
-static inline bool is_float(char c)
-{
-	switch (c) {
-	case 'e': case 'E': case 'f': case 'F': case 'g': case 'G': case 'a': case 'A': return true;
-	default: return false;
-	}
 }
 
 /* days since 1970-01-01 -> civil date (proleptic Gregorian) */
@@ -259,9 +225,67 @@ static bool put_int(struct urt_log_buf *b, int64_t v, char conv, int bits)
 		(b)->len += (size_t)n_ < (b)->cap - (b)->len ? (size_t)n_ : (b)->cap - (b)->len - 1; \
 	} while (0)
 
+/* The same with the spec's '*' arguments first (nstar of them in star[]) */
+#define PUT_STARS(b, spec, nstar, star, v) do { \
+	if ((nstar) == 2) PUT_FMT(b, spec, (int)(star)[0], (int)(star)[1], v); \
+	else if ((nstar) == 1) PUT_FMT(b, spec, (int)(star)[0], v); \
+	else PUT_FMT(b, spec, v); \
+	} while (0)
+
+/* The spec as snprintf gets it: '%', each flag once, width and precision
+ * ('*' or their digits without leading zeros), then len and conv. A printf
+ * spec may be any length ("%.000000000000000000000000000000001d"); this
+ * one is at most 31 bytes. false for a width or precision of more than 9
+ * digits: printf fails on those (EOVERFLOW), the spec is printed instead. */
+static bool make_spec(char o[40], const struct urt_log_spec *sp, const char *len, char conv)
+{
+	static const char flag_chars[] = "-+ #0'I"; /* in URT_LOG_F_* bit order */
+	if (sp->wlen > 9 || sp->plen > 9)
+		return false;
+	size_t k = 0;
+	o[k++] = '%';
+	for (int i = 0; i < 7; i++)
+		if (sp->flags & (1 << i))
+			o[k++] = flag_chars[i];
+	if (sp->star_w)
+		o[k++] = '*';
+	for (unsigned i = 0; i < sp->wlen; i++) /* width is NULL without digits */
+		o[k++] = sp->width[i];
+	if (sp->has_prec) {
+		o[k++] = '.';
+		if (sp->star_p)
+			o[k++] = '*';
+		else if (!sp->plen)
+			o[k++] = '0';
+		for (unsigned i = 0; i < sp->plen; i++)
+			o[k++] = sp->prec[i];
+	}
+	while (*len)
+		o[k++] = *len++;
+	o[k++] = conv;
+	o[k] = 0;
+	return true;
+}
+
+/* The next 8 bytes of arguments into v; false (and no arguments left) when
+ * the record has none: never past the record's own bytes. */
+static inline bool next_arg(const unsigned char **a, const unsigned char *end, unsigned *left,
+			    void *v, size_t n)
+{
+	if (!*left || (size_t)(end - *a) < n) {
+		*left = 0;
+		return false;
+	}
+	memcpy(v, *a, n);
+	*a += n;
+	(*left)--;
+	return true;
+}
+
 void urt__log_format_msg(struct urt_log_buf *b, const struct urt_log_rec *rec)
 {
 	const unsigned char *a = urt__log_rec_fields(rec);
+	const unsigned char *end = (const unsigned char *)rec + rec->size;
 	for (unsigned i = 0; i < rec->nfields; i++) {
 		const char *k;
 		const struct urt_log_field_hdr *h;
@@ -269,9 +293,10 @@ void urt__log_format_msg(struct urt_log_buf *b, const struct urt_log_rec *rec)
 		a = urt__log_field_next(a, &k, &h, &v);
 	}
 	unsigned left = rec->nargs;
+	if (a > end)
+		left = 0;
 	const char *p = rec->fmt, *lit = p;
-	char spec[48];
-	int64_t star[2];
+	char spec[40];
 	while (*p) {
 		if (*p != '%') { /* skip the literal text in one scan */
 			const char *q = strchr(p, '%');
@@ -281,116 +306,112 @@ void urt__log_format_msg(struct urt_log_buf *b, const struct urt_log_rec *rec)
 		}
 		urt__log_buf_put(b, lit, (size_t)(p - lit));
 		if (p[1] == '%') { urt__log_buf_put(b, "%", 1); p += 2; lit = p; continue; }
-		const char *s = p++;
-		int nstar = 0;
-		while (is_flag(*p)) p++;
-		if (*p == '*') { nstar++; p++; } else while (*p >= '0' && *p <= '9') p++;
-		if (*p == '.') { p++; if (*p == '*') { nstar++; p++; } else while (*p >= '0' && *p <= '9') p++; }
-		/* no flags, width or precision: plain integers skip snprintf */
-		bool simple = p == s + 1;
-		bool has_l = false, has_L = false; /* length modifiers are the only l / L in spec */
-		int nh = 0, wide = 0;
-		for (; is_length(*p); p++) {
-			has_l |= *p == 'l';
-			has_L |= *p == 'L';
-			nh += *p == 'h';
-			wide |= *p != 'h';
-		}
-		char conv = *p;
-		if (!conv) { lit = s; break; }
-		p++;
-		lit = p;
+		const char *s = p;
+		struct urt_log_spec sp;
+		urt__log_spec_parse(s, &sp);
+		if (!sp.conv) { lit = s; break; }
+		p = lit = sp.end;
 		size_t slen = (size_t)(p - s);
-		if (slen >= sizeof spec || !is_conv(conv)) {
-			urt__log_buf_put(b, s, slen);
+		int64_t star[2] = {0, 0};
+		int nstar = 0;
+		if (sp.star_w)
+			next_arg(&a, end, &left, &star[nstar++], 8);
+		if (sp.star_p)
+			next_arg(&a, end, &left, &star[nstar++], 8);
+		char conv = sp.conv;
+		if (sp.kind < 0) { /* "%5%" prints '%'; an unknown conversion itself */
+			if (conv == '%')
+				urt__log_buf_put(b, "%", 1);
+			else
+				urt__log_buf_put(b, s, slen);
 			continue;
 		}
-		/* spec as a string, made only for conversions that go to snprintf */
-		bool spec_made = false;
-#define SPEC() (spec_made ? spec : (memcpy(spec, s, slen), spec[slen] = 0, spec_made = true, spec))
-		for (int j = 0; j < nstar; j++) {
-			if (left) { memcpy(&star[j], a, 8); a += 8; left--; } else star[j] = 0;
-		}
-		if (conv == 'm') { /* errno captured at the call */
+		if (sp.kind == URT_LOG_A_ERRNO) { /* errno captured at the call */
 			int64_t e = 0;
-			if (left) { memcpy(&e, a, 8); a += 8; left--; }
+			next_arg(&a, end, &left, &e, 8);
 			char eb[128];
 			const char *es = strerror_r((int)e, eb, sizeof eb);
 			urt__log_buf_put(b, es, strlen(es));
 			continue;
 		}
-		if (conv == 'n') { urt__log_buf_put(b, "%n", 2); if (left) { a += 8; left--; } continue; }
-		if (!left) { urt__log_buf_put(b, s, slen); continue; }
-		int w = (int)star[0], pr = (int)star[1];
-		bool ld = has_L;
-		if (conv == 's' && !has_l) {
+		if (sp.kind == URT_LOG_A_STR) {
 			uint64_t len;
-			memcpy(&len, a, 8);
-			const char *str = (const char *)a + 8;
-			a += 8 + PAD8(len + 1);
-			left--;
-			if (nstar == 2) PUT_FMT(b, SPEC(), w, pr, str);
-			else if (nstar == 1) PUT_FMT(b, SPEC(), w, str);
-			else if (slen == 2) urt__log_buf_put(b, str, len); /* plain %s */
-			else PUT_FMT(b, SPEC(), str);
+			if (!next_arg(&a, end, &left, &len, 8) || len >= (size_t)(end - a) || a[len]) {
+				left = 0; /* a length past the record: nothing after it is trusted */
+				urt__log_buf_put(b, s, slen);
+				continue;
+			}
+			const char *str = (const char *)a;
+			a += PAD8(len + 1);
+			if (sp.plain && !nstar)
+				urt__log_buf_put(b, str, len); /* plain %s */
+			else if (make_spec(spec, &sp, "", 's'))
+				PUT_STARS(b, spec, nstar, star, str);
+			else
+				urt__log_buf_put(b, s, slen);
 			continue;
 		}
-		left--;
-		if (is_float(conv) && ld) {
+		if (sp.kind == URT_LOG_A_LDOUBLE) {
 			long double v = 0;
-			memcpy(&v, a, sizeof v < 16 ? sizeof v : 16);
-			a += 16;
-			if (nstar == 2) PUT_FMT(b, SPEC(), w, pr, v);
-			else if (nstar == 1) PUT_FMT(b, SPEC(), w, v);
-			else PUT_FMT(b, SPEC(), v);
-		} else if (is_float(conv)) {
-			double v;
-			memcpy(&v, a, 8);
-			a += 8;
-			if (slen == 2 && conv == 'f' && put_f6(b, v))
+			unsigned char raw[16];
+			if (!next_arg(&a, end, &left, raw, 16)) {
+				urt__log_buf_put(b, s, slen);
 				continue;
-			if (nstar == 2) PUT_FMT(b, SPEC(), w, pr, v);
-			else if (nstar == 1) PUT_FMT(b, SPEC(), w, v);
-			else PUT_FMT(b, SPEC(), v);
-		} else if (conv == 'p' || conv == 's') { /* %p, or %ls printed as a pointer */
-			void *v;
-			memcpy(&v, a, 8);
-			a += 8;
-			PUT_FMT(b, "%p", v);
-		} else {
-			/* integers: print through long long with the same flags */
-			int64_t v;
-			memcpy(&v, a, 8);
-			a += 8;
-			if (simple && put_int(b, v, conv, wide ? 64 : nh >= 2 ? 8 : nh ? 16 : 32))
-				continue;
-			SPEC();
-			char ispec[56];
-			size_t k = 0;
-			for (size_t j = 0; j + 1 < slen; j++)
-				if (!strchr("hlLqjzZt", spec[j]))
-					ispec[k++] = spec[j];
-			int64_t iv = v;
-			if (strstr(spec, "hh")) iv = strchr("di", conv) ? (signed char)v : (unsigned char)v;
-			else if (strchr(spec, 'h')) iv = strchr("di", conv) ? (short)v : (unsigned short)v;
-			else if (!strpbrk(spec, "lLqjzZt") && conv != 'c')
-				iv = strchr("di", conv) ? (int)v : (int64_t)(unsigned)v;
-			if (conv != 'c') { ispec[k++] = 'l'; ispec[k++] = 'l'; }
-			ispec[k++] = conv;
-			ispec[k] = 0;
-			if (conv == 'c') {
-				int c = (int)v;
-				if (nstar == 2) PUT_FMT(b, ispec, w, pr, c);
-				else if (nstar == 1) PUT_FMT(b, ispec, w, c);
-				else PUT_FMT(b, ispec, c);
-			} else {
-				long long x = iv;
-				if (nstar == 2) PUT_FMT(b, ispec, w, pr, x);
-				else if (nstar == 1) PUT_FMT(b, ispec, w, x);
-				else PUT_FMT(b, ispec, x);
 			}
+			memcpy(&v, raw, sizeof v < 16 ? sizeof v : 16);
+			if (make_spec(spec, &sp, "L", conv))
+				PUT_STARS(b, spec, nstar, star, v);
+			else
+				urt__log_buf_put(b, s, slen);
+			continue;
 		}
+		int64_t v;
+		if (!next_arg(&a, end, &left, &v, 8)) {
+			urt__log_buf_put(b, s, slen);
+			continue;
+		}
+		if (sp.kind == URT_LOG_A_DOUBLE) {
+			double d;
+			memcpy(&d, &v, 8);
+			if (sp.plain && !sp.lenmod && conv == 'f' && put_f6(b, d))
+				continue;
+			if (make_spec(spec, &sp, "", conv))
+				PUT_STARS(b, spec, nstar, star, d);
+			else
+				urt__log_buf_put(b, s, slen);
+			continue;
+		}
+		if (sp.kind == URT_LOG_A_PTR) { /* %p; %ls, %S and %n are not supported */
+			void *ptr;
+			memcpy(&ptr, &v, 8);
+			if (conv == 'p' && make_spec(spec, &sp, "", 'p'))
+				PUT_STARS(b, spec, nstar, star, ptr);
+			else
+				urt__log_buf_put(b, s, slen);
+			continue;
+		}
+		if (conv == 'c' || conv == 'C') { /* %lc and %C: a wint_t */
+			bool wide = conv == 'C' || sp.lenmod == 'l';
+			if (!make_spec(spec, &sp, wide ? "l" : "", 'c'))
+				urt__log_buf_put(b, s, slen);
+			else if (wide)
+				PUT_STARS(b, spec, nstar, star, (wint_t)v);
+			else
+				PUT_STARS(b, spec, nstar, star, (int)v);
+			continue;
+		}
+		/* integers: what the length modifier selects, then as long long */
+		bool sgn = conv == 'd' || conv == 'i';
+		int bits = sp.lenmod == 'H' ? 8 : sp.lenmod == 'h' ? 16 : !sp.lenmod ? 32 : 64;
+		if (sp.plain && put_int(b, v, conv, bits))
+			continue;
+		long long x = bits == 8 ? (sgn ? (signed char)v : (unsigned char)v)
+			    : bits == 16 ? (sgn ? (short)v : (unsigned short)v)
+			    : bits == 32 ? (sgn ? (int)v : (int64_t)(unsigned)v) : v;
+		if (make_spec(spec, &sp, "ll", conv))
+			PUT_STARS(b, spec, nstar, star, x);
+		else
+			urt__log_buf_put(b, s, slen);
 	}
 	urt__log_buf_put(b, lit, strlen(lit));
 }
-#undef SPEC

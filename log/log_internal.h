@@ -176,6 +176,113 @@ void urt__log_clock_recalibrate(void);
 /* Parse fmt's arguments into types[]; returns their count (at most max: extra ones are not kept). */
 int urt__log_parse_fmt(const char *fmt, unsigned char *types, unsigned max);
 
+/* One printf conversion spec. The call site (site.c, which decides what to
+ * copy from the va_list) and the writer (format_msg.c, which expands the
+ * copies) both read specs with urt__log_spec_parse: if they disagreed on
+ * the arguments of one conversion, the writer would read every later
+ * argument as another kind (an int as a string's length). */
+struct urt_log_spec {
+	const char *end;        /* past the conversion character */
+	const char *width;      /* width digits without leading zeros, or NULL */
+	const char *prec;       /* precision digits without leading zeros, or NULL */
+	unsigned char wlen, plen; /* digits at width / prec (plen 0 with has_prec: ".0") */
+	unsigned char flags;    /* URT_LOG_F_* seen (each printed once) */
+	bool has_prec;          /* a '.' was given */
+	bool plain;             /* no flags, width or precision */
+	bool star_w, star_p;    /* '*' width / precision: an int argument each, in that order */
+	char lenmod;            /* 0, 'H' (hh), 'h', 'l', 'L' (ll, q, L), 'j', 'z', 't' */
+	char conv;              /* conversion character; 0: the format ends inside the spec */
+	signed char kind;       /* enum urt_log_arg of the value; -1: none (%%, unknown) */
+};
+enum { URT_LOG_F_MINUS = 1, URT_LOG_F_PLUS = 2, URT_LOG_F_SPACE = 4, URT_LOG_F_HASH = 8,
+       URT_LOG_F_ZERO = 16, URT_LOG_F_QUOTE = 32, URT_LOG_F_I = 64 };
+
+/* The digits at p without leading zeros; *n their count. */
+static inline const char *urt__log_spec_digits(const char *p, const char **end, unsigned char *n)
+{
+	while (*p == '0')
+		p++;
+	const char *d = p;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	*end = p;
+	*n = (unsigned char)(p - d > 255 ? 255 : p - d);
+	return d;
+}
+
+/* Parse the spec at p ('%'). What each conversion consumes:
+ * d i o u x X: an integer of lenmod's size; c C (and lc): an int (wint_t);
+ * e f g a (E F G A): a double, or a long double with L; s: a string
+ * (copied); S and ls: a pointer (wide strings are not supported: the spec
+ * is printed); p n: a pointer (%n is not supported: printed); m: errno at
+ * the call, no argument; %: nothing. An unknown conversion consumes
+ * nothing, not even its '*' arguments, and is printed as it is. */
+static inline void urt__log_spec_parse(const char *p, struct urt_log_spec *sp)
+{
+	memset(sp, 0, sizeof *sp);
+	p++;
+	for (;; p++) {
+		switch (*p) {
+		case '-': sp->flags |= URT_LOG_F_MINUS; continue;
+		case '+': sp->flags |= URT_LOG_F_PLUS; continue;
+		case ' ': sp->flags |= URT_LOG_F_SPACE; continue;
+		case '#': sp->flags |= URT_LOG_F_HASH; continue;
+		case '0': sp->flags |= URT_LOG_F_ZERO; continue;
+		case '\'': sp->flags |= URT_LOG_F_QUOTE; continue;
+		case 'I': sp->flags |= URT_LOG_F_I; continue;
+		}
+		break;
+	}
+	if (*p == '*') {
+		sp->star_w = true;
+		p++;
+	} else if (*p >= '1' && *p <= '9') {
+		sp->width = urt__log_spec_digits(p, &p, &sp->wlen);
+	}
+	if (*p == '.') {
+		sp->has_prec = true;
+		p++;
+		if (*p == '*') {
+			sp->star_p = true;
+			p++;
+		} else {
+			sp->prec = urt__log_spec_digits(p, &p, &sp->plen);
+		}
+	}
+	if (p[0] == 'h' && p[1] == 'h') { sp->lenmod = 'H'; p += 2; }
+	else if (p[0] == 'l' && p[1] == 'l') { sp->lenmod = 'L'; p += 2; }
+	else if (*p == 'h' || *p == 'l' || *p == 'j' || *p == 'z' || *p == 't') sp->lenmod = *p++;
+	else if (*p == 'Z') { sp->lenmod = 'z'; p++; }
+	else if (*p == 'L' || *p == 'q') { sp->lenmod = 'L'; p++; }
+	sp->plain = !sp->flags && !sp->star_w && !sp->wlen && !sp->has_prec;
+	sp->conv = *p;
+	sp->end = *p ? p + 1 : p;
+	switch (*p) {
+	case 'd': case 'i': case 'o': case 'u': case 'x': case 'X':
+		sp->kind = sp->lenmod == 'l' || sp->lenmod == 'z' || sp->lenmod == 't' ? URT_LOG_A_LONG
+			 : sp->lenmod == 'L' || sp->lenmod == 'j' ? URT_LOG_A_LLONG : URT_LOG_A_INT;
+		break;
+	case 'c': case 'C':
+		sp->kind = URT_LOG_A_INT;
+		break;
+	case 'e': case 'E': case 'f': case 'F': case 'g': case 'G': case 'a': case 'A':
+		sp->kind = sp->lenmod == 'L' ? URT_LOG_A_LDOUBLE : URT_LOG_A_DOUBLE;
+		break;
+	case 's':
+		sp->kind = sp->lenmod == 'l' ? URT_LOG_A_PTR : URT_LOG_A_STR;
+		break;
+	case 'S': case 'p': case 'n':
+		sp->kind = URT_LOG_A_PTR;
+		break;
+	case 'm':
+		sp->kind = URT_LOG_A_ERRNO;
+		break;
+	default: /* '%', unknown, or the end of the format */
+		sp->kind = -1;
+		sp->star_w = sp->star_p = false;
+	}
+}
+
 /* ---- ring.c -------------------------------------------------------------- */
 /* This thread's ring and the logger generation it belongs to. initial-exec:
  * one load from the thread pointer, no __tls_get_addr on the hot path. */

@@ -9,8 +9,11 @@
  *
  * The format string of a log call must be a string literal (or outlive the
  * logger): only its address is queued; it is expanded on the writer thread.
- * %s arguments are copied at the call. %n is not supported (printed as
- * "%n"). Functions return >= 0 or -errno; none sets errno.
+ * %s arguments are copied at the call. Not supported (the spec is printed
+ * as it is and its argument skipped): %n, and wide strings (%ls, %S: only a
+ * pointer could be queued). %lc and %C print the wide character as printf
+ * does in the process's locale. Functions return >= 0 or -errno; none sets
+ * errno.
  */
 #ifndef URT_LOG_H
 #define URT_LOG_H
