@@ -1,6 +1,7 @@
 /* Best-effort flush on a fatal signal (SIGSEGV, SIGBUS, SIGABRT, SIGFPE,
  * SIGILL): the handler takes the rings over from the writer (waiting a
- * bounded time for it to finish its batch), formats what is queued into
+ * bounded time for it to finish its batch; on the writer thread itself, it
+ * writes that batch's whole lines first), formats what is queued into
  * static buffers and write(2)s it, then lets the default action run. A
  * handler the application installed first is never replaced. */
 #include <errno.h>
@@ -60,6 +61,19 @@ static void crash_drain(struct urt_logger *lg)
 	put_all(lg->fd, out.p, out.len);
 }
 
+/* On the writer thread: the whole lines of the batch it was formatting
+ * (their records have left the rings already; a line cut short by the
+ * signal has not, and crash_drain formats it again). */
+static void put_batch(struct urt_logger *lg)
+{
+	if (atomic_load_explicit(&lg->out_writing, memory_order_relaxed))
+		return; /* interrupted while writing them: some may be out already */
+	size_t n = lg->out.len;
+	while (n && lg->out.p[n - 1] != '\n')
+		n--;
+	put_all(lg->fd, lg->out.p, n);
+}
+
 static void handler(int sig, siginfo_t *si, void *uc)
 {
 	(void)si;
@@ -73,8 +87,12 @@ static void handler(int sig, siginfo_t *si, void *uc)
 				for (int i = 0; i < 500 && atomic_load(&lg->busy); i++)
 					nanosleep(&ts, NULL); /* let the writer finish its batch */
 			}
-			if (!atomic_load(&lg->busy) || pthread_equal(pthread_self(), lg->thread))
+			if (pthread_equal(pthread_self(), lg->thread)) {
+				put_batch(lg);
 				crash_drain(lg);
+			} else if (!atomic_load(&lg->busy)) {
+				crash_drain(lg);
+			}
 		}
 	}
 	signal(sig, SIG_DFL);

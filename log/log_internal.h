@@ -124,6 +124,7 @@ struct urt_logger {
 	struct urt_log_buf out;      /* formatted batch */
 	struct urt_log_buf spare;    /* the other batch buffer: in flight or empty */
 	bool inflight;               /* spare is being written by an io_uring SQE */
+	_Atomic bool out_writing;    /* writer: a synchronous write is under way (crash.c) */
 	struct iovec *inflight_iov;  /* the SQE's iovec (lives until its CQE) */
 	uint64_t inflight_records;   /* records in the in-flight batch */
 	struct urt_log_buf msg;      /* one message before escaping */

@@ -66,6 +66,8 @@ static ssize_t io_write(struct urt_logger *lg, const char *p, size_t n)
 	return r;
 }
 
+static void out_write_all(struct urt_logger *lg, const char *p, size_t n, uint64_t nrec);
+
 static void report_once(struct urt_logger *lg, int err)
 {
 	if (lg->error_reported)
@@ -81,6 +83,17 @@ static void report_once(struct urt_logger *lg, int err)
 
 /* Write p[0..n), holding nrec records; counts them written or failed. */
 static void out_write(struct urt_logger *lg, const char *p, size_t n, uint64_t nrec)
+{
+	/* a crash handler on this thread writes out's whole lines (crash.c):
+	 * not while they are being written here */
+	atomic_store_explicit(&lg->out_writing, true, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	out_write_all(lg, p, n, nrec);
+	atomic_signal_fence(memory_order_seq_cst);
+	atomic_store_explicit(&lg->out_writing, false, memory_order_relaxed);
+}
+
+static void out_write_all(struct urt_logger *lg, const char *p, size_t n, uint64_t nrec)
 {
 	size_t off = 0;
 	int tries = 0;
@@ -325,8 +338,15 @@ static bool rings_empty(struct urt_logger *lg)
 void *urt__log_writer_main(void *arg)
 {
 	struct urt_logger *lg = arg;
-	sigset_t all; /* signals go to the application's threads, not here */
+	/* signals go to the application's threads, not here (SIGPIPE too:
+	 * a broken pipe is an EPIPE from the write); but not the synchronous
+	 * faults: a fault blocked here kills the process at once, without
+	 * the crash flush (crash.c), and a sent one would stay pending */
+	sigset_t all;
 	sigfillset(&all);
+	static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
+	for (unsigned i = 0; i < sizeof faults / sizeof faults[0]; i++)
+		sigdelset(&all, faults[i]);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	uint64_t idle = 1000000;
 	for (;;) {
