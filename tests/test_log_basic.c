@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <wchar.h>
 #include "check.h"
@@ -716,6 +718,77 @@ Test(log, pointer_and_wide_conversions, .init = setup, .fini = teardown)
 	cr_expect_not_null(strstr(s, want), "%s\nwant %s", s, want);
 	snprintf(want, sizeof want, "[%%ls|%lc|%3lc] %d\n", (wint_t)L'y', (wint_t)L'z', 7);
 	cr_expect_not_null(strstr(s, want), "%s\nwant %s", s, want);
+	free(s);
+}
+
+/* ---- the clock -------------------------------------------------------------- */
+
+/* CLOCK_REALTIME as the logger sees it: once clock_step_at (CLOCK_MONOTONIC
+ * ns) has passed, one hour ahead, as if NTP or settimeofday stepped the
+ * wall clock. The test binary links urt statically, so clock.c calls this
+ * definition; it is a plain pass-through in every other test. */
+static _Atomic int64_t clock_step_at;
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int clock_gettime(clockid_t id, struct timespec *ts)
+{
+	int r = (int)syscall(SYS_clock_gettime, id, ts);
+	int64_t at = atomic_load_explicit(&clock_step_at, memory_order_relaxed);
+	if (r == 0 && id == CLOCK_REALTIME && at && mono_ns() >= at)
+		ts->tv_sec += 3600;
+	return r;
+}
+
+/* A wall-clock step changes the time of the records after it (by the step,
+ * once) but not the TSC rate: records 10 ms apart stay ~10 ms apart and
+ * never go backwards. The rate used to be measured against CLOCK_REALTIME,
+ * so after a +1 h step records 10 ms apart came out ~70 s apart. */
+Test(log, wall_clock_step_keeps_tsc_rate, .init = setup, .fini = teardown)
+{
+	urt_log_config c = file_cfg(path_in("clk.log"));
+	atomic_store(&clock_step_at, mono_ns() + 300000000);
+	cr_assert_eq(urt_log_open(&c), 0);
+	enum { N = 70 };
+	for (int i = 0; i < N; i++) {
+		URT_LOG_INFO("tick %d", i);
+		struct timespec d = {0, 10000000};
+		nanosleep(&d, NULL);
+	}
+	cr_assert_eq(urt_log_close(), 0);
+	atomic_store(&clock_step_at, 0);
+	size_t lines;
+	char *s = slurp(path_in("clk.log"), &lines);
+	cr_assert_eq(lines, N, "%s", s);
+	int64_t prev = 0;
+	int steps = 0;
+	char *l = s;
+	for (int i = 0; i < N; i++) {
+		struct tm tm = {0};
+		int us;
+		cr_assert_eq(sscanf(l, "%4d-%2d-%2dT%2d:%2d:%2d.%6dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+				    &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &us), 7, "%s", l);
+		tm.tm_year -= 1900;
+		tm.tm_mon -= 1;
+		int64_t t = (int64_t)timegm(&tm) * 1000000 + us;
+		if (i) {
+			int64_t d = t - prev;
+			cr_expect_geq(d, 0, "record %d is %lld us before the one before it", i, (long long)d);
+			if (d > 1000000) {
+				steps++;
+				cr_expect(d > 3599000000ll && d < 3601000000ll, "record %d: a jump of %lld us", i,
+					  (long long)d);
+			}
+		}
+		prev = t;
+		l = strchr(l, '\n') + 1;
+	}
+	cr_expect_leq(steps, 1, "the wall-clock step shows once");
 	free(s);
 }
 
