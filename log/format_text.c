@@ -147,3 +147,13 @@ void urt__log_format_drops(struct urt_log_buf *b, int format, uint64_t n, pid_t 
 			       (unsigned long long)n, (int)tid);
 	urt__log_buf_put(b, s, (size_t)len);
 }
+
+bool urt__log_line_is_record(const char *line, size_t n, int format)
+{
+	/* a record's line starts with its time ("2025-01-02T..." or
+	 * {"ts":...); a drops line with a count ("12 records dropped") or
+	 * {"level":... (urt__log_format_drops above) */
+	if (format == URT_LOG_FMT_JSON)
+		return n > 6 && memcmp(line, "{\"ts\":", 6) == 0;
+	return n > 4 && line[4] == '-';
+}

@@ -120,6 +120,7 @@ struct urt_logger {
 	_Atomic uint64_t written, failed, bytes, sink_errors, rotations;
 	_Atomic uint64_t retired_produced, retired_dropped; /* of freed rings */
 	bool error_reported;         /* the sink failure line was printed */
+	bool line_open;              /* a batch given up ended inside a line */
 	uint64_t file_size;          /* FILE sink: bytes in the current file */
 	struct urt_log_buf out;      /* formatted batch */
 	struct urt_log_buf spare;    /* the other batch buffer: in flight or empty */
@@ -379,6 +380,8 @@ void urt__log_format_json(struct urt_log_buf *b, struct urt_log_buf *tmp,
 			  const struct urt_log_rec *rec, pid_t tid);
 /* The "N records dropped" line in the logger's format. */
 void urt__log_format_drops(struct urt_log_buf *b, int format, uint64_t n, pid_t tid);
+/* Whether line (n bytes, no '\n') is a record's line, not a drops line. */
+bool urt__log_line_is_record(const char *line, size_t n, int format);
 /* Walk a record's parts. */
 const unsigned char *urt__log_rec_fields(const struct urt_log_rec *rec);
 const unsigned char *urt__log_field_next(const unsigned char *f, const char **key,

@@ -110,7 +110,7 @@ typedef struct urt_log_stats {
 	uint64_t dropped;     /* records dropped for a full ring (drop policy, cancelled task) */
 	uint64_t failed;      /* records given up after the sink kept failing */
 	uint64_t bytes;       /* bytes written to the sink */
-	uint64_t sink_errors; /* failed write attempts */
+	uint64_t sink_errors; /* failed write attempts and failed rotations */
 	uint64_t rotations;   /* file rotations */
 } urt_log_stats;
 

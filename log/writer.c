@@ -6,6 +6,7 @@
  * times and then given up, so producers never wait on a broken sink. */
 #include <errno.h>
 #include <liburing.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,37 +67,62 @@ static ssize_t io_write(struct urt_logger *lg, const char *p, size_t n)
 	return r;
 }
 
-static void out_write_all(struct urt_logger *lg, const char *p, size_t n, uint64_t nrec);
-
-static void report_once(struct urt_logger *lg, int err)
+/* The first sink failure on stderr (what failed and why); later ones are
+ * only counted. */
+static void report_once(struct urt_logger *lg, const char *what, int err)
 {
 	if (lg->error_reported)
 		return;
 	lg->error_reported = true;
 	char msg[200];
-	int n = snprintf(msg, sizeof msg, "urt log: writing to the log sink failed: %s "
+	int n = snprintf(msg, sizeof msg, "urt log: %s failed: %s "
 			 "(failures are counted in urt_log_stats; not reported again)\n",
-			 strerror(-err));
+			 what, strerror(-err));
 	ssize_t w = write(STDERR_FILENO, msg, (size_t)n);
 	(void)w;
 }
 
-/* Write p[0..n), holding nrec records; counts them written or failed. */
-static void out_write(struct urt_logger *lg, const char *p, size_t n, uint64_t nrec)
+/* A non-blocking sink (a pipe, or a stderr someone set O_NONBLOCK on) is
+ * full: wait until it takes bytes again, as a blocking one would block in
+ * the write. true: retry the write; false (only when crashing: the handler
+ * waits for this thread a bounded time) give up. */
+static bool wait_writable(struct urt_logger *lg)
 {
-	/* a crash handler on this thread writes out's whole lines (crash.c):
-	 * not while they are being written here */
-	atomic_store_explicit(&lg->out_writing, true, memory_order_relaxed);
-	atomic_signal_fence(memory_order_seq_cst);
-	out_write_all(lg, p, n, nrec);
-	atomic_signal_fence(memory_order_seq_cst);
-	atomic_store_explicit(&lg->out_writing, false, memory_order_relaxed);
+	struct pollfd pfd = {lg->fd, POLLOUT, 0};
+	bool crashing = atomic_load(&urt__log_crashing);
+	int r = poll(&pfd, 1, crashing ? 200 : 100);
+	return r > 0 || !crashing; /* POLLERR and POLLHUP: the write says what */
 }
 
-static void out_write_all(struct urt_logger *lg, const char *p, size_t n, uint64_t nrec)
+/* Records (lines that are not "N records dropped" lines) ending in p[0..n). */
+static uint64_t whole_records(struct urt_logger *lg, const char *p, size_t n)
 {
-	size_t off = 0;
+	uint64_t k = 0;
+	for (const char *l = p, *e; l < p + n && (e = memchr(l, '\n', (size_t)(p + n - l))); l = e + 1)
+		k += urt__log_line_is_record(l, (size_t)(e - l), lg->cfg.format);
+	return k;
+}
+
+/* Write p[from..n) (p[0..from) went out already), p holding nrec records;
+ * counts them written or failed. A failing sink is retried a bounded
+ * number of times; EAGAIN is waited out (wait_writable), not a failure. */
+static void out_write_all(struct urt_logger *lg, const char *p, size_t n, size_t from, uint64_t nrec)
+{
+	size_t off = from;
 	int tries = 0;
+	if (lg->line_open && from == 0 && off < n) {
+		/* the last batch given up ended inside a line: end it, or this
+		 * batch's first line would be glued to it */
+		ssize_t r;
+		do
+			r = io_write(lg, "\n", 1);
+		while (r == -EINTR || (r == -EAGAIN && wait_writable(lg)));
+		if (r == 1) {
+			lg->line_open = false;
+			atomic_fetch_add_explicit(&lg->bytes, 1, memory_order_relaxed);
+			lg->file_size++;
+		}
+	}
 	while (off < n) {
 		ssize_t r = io_write(lg, p + off, n - off);
 		if (r > 0) {
@@ -105,18 +131,41 @@ static void out_write_all(struct urt_logger *lg, const char *p, size_t n, uint64
 			lg->file_size += (uint64_t)r;
 			continue;
 		}
-		if (r == -EINTR)
+		if (r == -EINTR || (r == -EAGAIN && wait_writable(lg)))
 			continue;
 		atomic_fetch_add_explicit(&lg->sink_errors, 1, memory_order_relaxed);
-		report_once(lg, r == 0 ? -EIO : (int)r);
+		report_once(lg, "writing to the log sink", r == 0 ? -EIO : (int)r);
 		if (++tries >= URT_LOG_WRITE_TRIES || atomic_load(&urt__log_crashing)) {
-			atomic_fetch_add_explicit(&lg->failed, nrec, memory_order_relaxed);
+			/* the records whose lines went out whole are written */
+			uint64_t done = whole_records(lg, p, off);
+			done = done < nrec ? done : nrec;
+			atomic_fetch_add_explicit(&lg->written, done, memory_order_relaxed);
+			atomic_fetch_add_explicit(&lg->failed, nrec - done, memory_order_relaxed);
+			lg->line_open = off && p[off - 1] != '\n';
 			return;
 		}
 		struct timespec ts = {0, 1000000}; /* 1 ms before the retry */
 		nanosleep(&ts, NULL);
 	}
 	atomic_fetch_add_explicit(&lg->written, nrec, memory_order_relaxed);
+}
+
+static void out_write_from(struct urt_logger *lg, const char *p, size_t n, size_t from,
+			   uint64_t nrec)
+{
+	/* a crash handler on this thread writes out's whole lines (crash.c):
+	 * not while they are being written here */
+	atomic_store_explicit(&lg->out_writing, true, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	out_write_all(lg, p, n, from, nrec);
+	atomic_signal_fence(memory_order_seq_cst);
+	atomic_store_explicit(&lg->out_writing, false, memory_order_relaxed);
+}
+
+/* Write p[0..n), holding nrec records; counts them written or failed. */
+static void out_write(struct urt_logger *lg, const char *p, size_t n, uint64_t nrec)
+{
+	out_write_from(lg, p, n, 0, nrec);
 }
 
 /* Tell plain threads waiting for room that tails moved. */
@@ -154,9 +203,9 @@ static void inflight_complete(struct urt_logger *lg)
 	if (done < len) {
 		if (r <= 0 && r != -EINTR && r != -EAGAIN) {
 			atomic_fetch_add_explicit(&lg->sink_errors, 1, memory_order_relaxed);
-			report_once(lg, r == 0 ? -EIO : r);
+			report_once(lg, "writing to the log sink", r == 0 ? -EIO : r);
 		}
-		out_write(lg, lg->spare.p + done, len - done, lg->inflight_records);
+		out_write_from(lg, lg->spare.p, len, done, lg->inflight_records);
 	}
 	lg->spare.len = 0;
 	lg->inflight_records = 0;
@@ -179,7 +228,7 @@ static void out_flush(struct urt_logger *lg)
 	 * switches each, more than the write itself (a server logging a line
 	 * per request writes a few KiB per batch) */
 	struct io_uring_sqe *sqe = lg->uring && lg->out.len >= URT_LOG_RING_WRITE_MIN &&
-					   !atomic_load(&urt__log_crashing)
+					   !atomic_load(&urt__log_crashing) && !lg->line_open
 					   ? io_uring_get_sqe(lg->uring) : NULL;
 	if (!sqe) {
 		out_write(lg, lg->out.p, lg->out.len, lg->batch_records);
@@ -221,7 +270,15 @@ static void format_rec(struct urt_logger *lg, const struct urt_log_rec *rec, pid
 		inflight_complete(lg);
 		out_write(lg, lg->out.p, before, lg->batch_records);
 		lg->batch_records = 0;
-		urt__log_sink_rotate(lg);
+		int e = urt__log_sink_rotate(lg);
+		if (e < 0) {
+			/* a sink error like a failed write; logging goes on in
+			 * the current file, and the next try waits for another
+			 * rotate_size bytes instead of coming before every record */
+			atomic_fetch_add_explicit(&lg->sink_errors, 1, memory_order_relaxed);
+			report_once(lg, "rotating the log file", e);
+			lg->file_size = 0;
+		}
 		memmove(lg->out.p, lg->out.p + before, lg->out.len - before);
 		lg->out.len -= before;
 	}

@@ -792,6 +792,97 @@ Test(log, wall_clock_step_keeps_tsc_rate, .init = setup, .fini = teardown)
 	free(s);
 }
 
+/* ---- sinks that push back --------------------------------------------------- */
+
+static int nb_rd;
+static long nb_lines, nb_bad;
+
+static void *slow_reader(void *arg)
+{
+	FILE *f = fdopen(nb_rd, "r");
+	char l[512];
+	while (fgets(l, sizeof l, f)) {
+		size_t n = strlen(l);
+		int k;
+		char *m = strstr(l, " record ");
+		if (n == 0 || l[n - 1] != '\n' || !m || sscanf(m, " record %d of a slow pipe", &k) != 1 ||
+		    memcmp(l + 26, "Z INFO ", 7) != 0)
+			nb_bad++;
+		if (++nb_lines % 64 == 0)
+			usleep(2000);
+	}
+	fclose(f);
+	return arg;
+}
+
+/* A non-blocking pipe that is full is not a failing sink: the writer waits
+ * until it can write again. Records used to be given up (and partial lines
+ * left in the pipe) after three EAGAINs, in block mode too. */
+Test(log, nonblocking_sink_waits_not_fails, .init = setup, .fini = teardown)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(fcntl(p[1], F_SETFL, O_NONBLOCK), 0);
+	nb_rd = p[0];
+	urt_log_config c = {0};
+	c.sink = URT_LOG_SINK_FD;
+	c.fd = p[1];
+	c.no_crash_flush = 1;
+	cr_assert_eq(urt_log_open(&c), 0);
+	close(p[1]);
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, slow_reader, NULL), 0);
+	enum { N = 5000 };
+	for (int i = 0; i < N; i++)
+		URT_LOG_INFO("record %d of a slow pipe", i);
+	cr_assert_eq(urt_log_flush(), 0);
+	urt_log_stats st;
+	cr_assert_eq(urt_log_stats_get(&st), 0);
+	cr_assert_eq(urt_log_close(), 0); /* closes the write end: the reader sees EOF */
+	pthread_join(t, NULL);
+	cr_expect_eq(st.written, N);
+	cr_expect_eq(st.failed, 0);
+	cr_expect_eq(st.sink_errors, 0);
+	cr_expect_eq(nb_lines, N);
+	cr_expect_eq(nb_bad, 0);
+}
+
+/* A rotation that fails (here: path.1 and path.2 are non-empty
+ * directories) is a sink error, and it is retried only after another
+ * rotate_size bytes, not before every record. */
+Test(log, failed_rotation_counted_and_backed_off, .init = setup, .fini = teardown)
+{
+	const char *d1 = path_in("r.log.1"), *d2 = path_in("r.log.2");
+	char f[160];
+	cr_assert_eq(mkdir(d1, 0755), 0);
+	cr_assert_eq(mkdir(d2, 0755), 0);
+	snprintf(f, sizeof f, "%s/x", d1);
+	fclose(fopen(f, "w"));
+	snprintf(f, sizeof f, "%s/x", d2);
+	fclose(fopen(f, "w"));
+	urt_log_config c = file_cfg(path_in("r.log"));
+	c.rotate_size = 4096;
+	c.rotate_count = 2;
+	cr_assert_eq(urt_log_open(&c), 0);
+	for (int i = 0; i < 1000; i++)
+		URT_LOG_INFO("rotation line %d padding padding padding", i);
+	cr_assert_eq(urt_log_flush(), 0);
+	urt_log_stats st;
+	cr_assert_eq(urt_log_stats_get(&st), 0);
+	cr_assert_eq(urt_log_close(), 0);
+	cr_expect_eq(st.written, 1000);
+	cr_expect_eq(st.failed, 0);
+	cr_expect_eq(st.rotations, 0);
+	cr_expect_geq(st.sink_errors, 1, "the failed rotation is counted");
+	cr_expect_leq(st.sink_errors, st.bytes / c.rotate_size + 1,
+		      "retried once per rotate_size bytes: %llu errors for %llu bytes",
+		      (unsigned long long)st.sink_errors, (unsigned long long)st.bytes);
+	size_t lines;
+	char *s = slurp(path_in("r.log"), &lines);
+	cr_expect_eq(lines, 1000);
+	free(s);
+}
+
 /* ---- a fault on the writer thread ---------------------------------------- */
 
 /* The threads of this process, sorted, into tids (at most max). */
