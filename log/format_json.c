@@ -108,6 +108,10 @@ void urt__log_format_json(struct urt_log_buf *b, struct urt_log_buf *tmp,
 				int n = isfinite(d) ? snprintf(s, sizeof s, "%.17g", d)
 						    : snprintf(s, sizeof s, "null");
 				urt__log_buf_put(b, s, (size_t)n);
+			} else if (h->type == URT_LOG_KV_UINT) {
+				uint64_t x;
+				memcpy(&x, v, 8);
+				urt__log_buf_put_uint(b, x, 1);
 			} else {
 				int64_t x;
 				memcpy(&x, v, 8);

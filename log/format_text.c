@@ -121,6 +121,10 @@ void urt__log_format_text(struct urt_log_buf *b, struct urt_log_buf *tmp,
 			char s[40];
 			int n = snprintf(s, sizeof s, "%g", d);
 			urt__log_buf_put(b, s, (size_t)n);
+		} else if (h->type == URT_LOG_KV_UINT) {
+			uint64_t x;
+			memcpy(&x, v, 8);
+			urt__log_buf_put_uint(b, x, 1);
 		} else {
 			int64_t x;
 			memcpy(&x, v, 8);

@@ -95,6 +95,8 @@ static unsigned collect_fields(struct enc_field *f, const urt_log_kv *kv, unsign
 			f[n].s = kv[i].v.s ? kv[i].v.s : URT_LOG_NOSTR;
 		else if (kv[i].type == URT_LOG_KV_DOUBLE)
 			f[n].d = kv[i].v.d;
+		else if (kv[i].type == URT_LOG_KV_UINT)
+			f[n].i = (int64_t)kv[i].v.u; /* the same 8 bytes, printed unsigned */
 		else {
 			f[n].type = URT_LOG_KV_INT;
 			f[n].i = kv[i].v.i;

@@ -120,7 +120,7 @@ URT_API int urt_log_stats_get(urt_log_stats *out);
 
 /* ---- structured fields ------------------------------------------------- */
 
-enum urt_log_kv_type { URT_LOG_KV_INT, URT_LOG_KV_DOUBLE, URT_LOG_KV_STR };
+enum urt_log_kv_type { URT_LOG_KV_INT, URT_LOG_KV_DOUBLE, URT_LOG_KV_STR, URT_LOG_KV_UINT };
 
 /* One key=value field of a log call; build with URT_KV(). */
 typedef struct urt_log_kv {
@@ -128,6 +128,7 @@ typedef struct urt_log_kv {
 	enum urt_log_kv_type type; /* which member of v is used */
 	union {
 		int64_t i;
+		uint64_t u;        /* URT_LOG_KV_UINT: printed unsigned */
 		double d;
 		const char *s;     /* copied at the call */
 	} v;
@@ -135,15 +136,22 @@ typedef struct urt_log_kv {
 
 static inline urt_log_kv urt__kv_i(const char *k, int64_t v)
 { urt_log_kv f = {k, URT_LOG_KV_INT, {.i = v}}; return f; }
+static inline urt_log_kv urt__kv_u(const char *k, uint64_t v)
+{ urt_log_kv f = {k, URT_LOG_KV_UINT, {.u = v}}; return f; }
 static inline urt_log_kv urt__kv_d(const char *k, double v)
 { urt_log_kv f = {k, URT_LOG_KV_DOUBLE, {.d = v}}; return f; }
 static inline urt_log_kv urt__kv_s(const char *k, const char *v)
 { urt_log_kv f = {k, URT_LOG_KV_STR, {.s = v}}; return f; }
 
 #ifndef __cplusplus
-/* A typed field: URT_KV("user", name), URT_KV("n", 3), URT_KV("ms", 1.5). */
+/* A typed field: URT_KV("user", name), URT_KV("n", 3), URT_KV("ms", 1.5).
+ * Strings are copied; float, double and long double are kept as a double;
+ * unsigned int, long and long long as uint64_t (printed unsigned, also
+ * above INT64_MAX); every other integer type as int64_t. */
 #define URT_KV(k, v) _Generic((v), char *: urt__kv_s, const char *: urt__kv_s, \
-	double: urt__kv_d, float: urt__kv_d, default: urt__kv_i)((k), (v))
+	double: urt__kv_d, float: urt__kv_d, long double: urt__kv_d, \
+	unsigned int: urt__kv_u, unsigned long: urt__kv_u, unsigned long long: urt__kv_u, \
+	default: urt__kv_i)((k), (v))
 /* A list of fields for the *_KV macros: URT_FIELDS(URT_KV(..), URT_KV(..)). */
 #define URT_FIELDS(...) ((const urt_log_kv[]){__VA_ARGS__}), \
 	(unsigned)(sizeof((const urt_log_kv[]){__VA_ARGS__}) / sizeof(urt_log_kv))

@@ -721,6 +721,32 @@ Test(log, pointer_and_wide_conversions, .init = setup, .fini = teardown)
 	free(s);
 }
 
+/* URT_KV picks long double (printed as a double) and unsigned types
+ * (printed unsigned, also above INT64_MAX). */
+Test(log, kv_long_double_and_unsigned, .init = setup, .fini = teardown)
+{
+	urt_log_config c = file_cfg(path_in("kv.log"));
+	cr_assert_eq(urt_log_open(&c), 0);
+	long double ld = 1.5L;
+	unsigned long big = ULONG_MAX;
+	URT_LOG_INFO_KV(URT_FIELDS(URT_KV("ld", ld), URT_KV("big", big), URT_KV("u", 7u),
+				   URT_KV("ull", 9223372036854775808ull), URT_KV("neg", -3)), "text");
+	cr_assert_eq(urt_log_close(), 0);
+	c.format = URT_LOG_FMT_JSON;
+	c.path = path_in("kv.json");
+	cr_assert_eq(urt_log_open(&c), 0);
+	URT_LOG_INFO_KV(URT_FIELDS(URT_KV("ld", ld), URT_KV("big", big), URT_KV("neg", -3)), "json");
+	cr_assert_eq(urt_log_close(), 0);
+	char *s = slurp(path_in("kv.log"), NULL);
+	cr_expect_not_null(strstr(s, " ld=1.5 big=18446744073709551615 u=7 ull=9223372036854775808 neg=-3 text\n"),
+			   "%s", s);
+	free(s);
+	s = slurp(path_in("kv.json"), NULL);
+	cr_expect_not_null(strstr(s, "\"fields\":{\"ld\":1.5,\"big\":18446744073709551615,\"neg\":-3}"),
+			   "%s", s);
+	free(s);
+}
+
 /* ---- the clock -------------------------------------------------------------- */
 
 /* CLOCK_REALTIME as the logger sees it: once clock_step_at (CLOCK_MONOTONIC
