@@ -76,6 +76,8 @@ static int check_cfg(const urt_log_config *cfg)
 		return -EINVAL;
 	if (cfg->buffer_size > (1u << 30))
 		return -EINVAL;
+	if (cfg->rotate_count > URT_LOG_MAX_ROTATE) /* each rotation renames them all */
+		return -EINVAL;
 	return 0;
 }
 

@@ -67,10 +67,10 @@ typedef struct urt_log_config {
 	int fd;                     /* URT_LOG_SINK_FD: descriptor (dup'ed) */
 	enum urt_log_format format; /* text or JSON lines */
 	int level;                  /* runtime minimum level (enum urt_log_level); 0 = INFO */
-	size_t buffer_size;         /* per-thread ring bytes; 0 = 256 KiB, min 16 KiB */
+	size_t buffer_size;         /* per-thread ring bytes; 0 = 256 KiB, min 16 KiB, max 1 GiB */
 	enum urt_log_policy policy; /* what a full ring does */
 	uint64_t rotate_size;       /* FILE: rotate before the file would pass this; 0 = never */
-	unsigned rotate_count;      /* FILE: rotated files kept (path.1 .. path.N); 0 = 5 */
+	unsigned rotate_count;      /* FILE: rotated files kept (path.1 .. path.N); 0 = 5, max 1000 */
 	int no_crash_flush;         /* nonzero: install no fatal-signal flush */
 	uint64_t writer_cpus;       /* CPUs the writer thread may run on (bit i = CPU i,
 	                             * 0-63), e.g. away from latency-critical threads;
@@ -80,9 +80,11 @@ typedef struct urt_log_config {
 /* ---- the default logger ------------------------------------------------ */
 
 /* Open the process-wide logger that the URT_LOG_* macros use and start its
- * writer thread. Returns 0; -EINVAL (NULL cfg, bad enum, FILE without path,
- * FD with fd < 0, writer_cpus with no usable CPU); -EALREADY if one is open; -errno of open(2) for a bad
- * path; -ENOMEM; -EAGAIN if the thread cannot start. */
+ * writer thread. Returns 0; -EINVAL (NULL cfg, bad enum, level outside
+ * 0..OFF, FILE without path, FD with fd < 0, buffer_size above 1 GiB,
+ * rotate_count above 1000, writer_cpus with no usable CPU); -EALREADY if
+ * one is open; -errno of open(2) for a bad path (of fcntl(2) for a bad
+ * FD); -ENOMEM; -EAGAIN if the thread cannot start. */
 URT_API int urt_log_open(const urt_log_config *cfg);
 
 /* Drain everything queued, write it, stop the writer, close the sink.

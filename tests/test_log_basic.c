@@ -177,6 +177,13 @@ Test(log, bad_input, .init = setup, .fini = teardown)
 	c.level = 0;
 	c.format = 7;
 	cr_expect_eq(urt_log_open(&c), -EINVAL);
+	c.format = 0;
+	c.buffer_size = (1u << 30) + 1;
+	cr_expect_eq(urt_log_open(&c), -EINVAL, "buffer_size above 1 GiB");
+	c.buffer_size = 0;
+	c.rotate_count = 1001;
+	cr_expect_eq(urt_log_open(&c), -EINVAL, "rotate_count above 1000");
+	c.rotate_count = 0;
 	cr_expect_eq(urt_log_close(), -ENOENT);
 	cr_expect_eq(urt_log_flush(), -ENOENT);
 	cr_expect_eq(urt_log_stats_get(&st), -ENOENT);
