@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include "urt_core.h"
@@ -14,6 +13,7 @@
 #include "arch/ctxsw.h"
 #include "arch/fpenv.h"
 #include "fault.h"
+#include "signals.h" /* urt__block_async_signals (sigsafe.c) */
 #include "ctx_internal.h" /* core depends on ctx: a task owns its context */
 
 #define URT_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -323,14 +323,6 @@ void urt__ready_push(urt_loop *l, urt_task *t);
 /* Async-signal-safe text building (sigsafe.c): append, stop at end. */
 char *urt__put_str(char *p, char *end, const char *s);
 char *urt__put_u64(char *p, char *end, uint64_t v);
-
-/* The signal mask of urt's own threads (sigsafe.c): every signal but those
- * a fault raises in the thread itself. Process-directed signals (SIGINT,
- * SIGTERM, ...) then go to the application's threads, never to a pool
- * worker or a watchdog; a fault still reaches its handler (blocked, it
- * would kill the process with no crash report and no log flush).
- * Returns the mask that was in place (restore it after pthread_create). */
-sigset_t urt__block_async_signals(void);
 
 /* Print what went wrong and abort: for broken invariants only. */
 _Noreturn void urt__fatal(const char *what, int err);

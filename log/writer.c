@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#include "signals.h"
 #include "log_internal.h"
 
 void urt__log_io_init(struct urt_logger *lg)
@@ -399,12 +400,7 @@ void *urt__log_writer_main(void *arg)
 	 * a broken pipe is an EPIPE from the write); but not the synchronous
 	 * faults: a fault blocked here kills the process at once, without
 	 * the crash flush (crash.c), and a sent one would stay pending */
-	sigset_t all;
-	sigfillset(&all);
-	static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
-	for (unsigned i = 0; i < sizeof faults / sizeof faults[0]; i++)
-		sigdelset(&all, faults[i]);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	urt__block_async_signals();
 	uint64_t idle = 1000000;
 	for (;;) {
 		atomic_store(&lg->busy, 1);
