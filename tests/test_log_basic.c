@@ -330,25 +330,35 @@ Test(log, json_always_valid, .init = setup, .fini = teardown)
 
 /* ---- rotation --------------------------------------------------------------- */
 
-Test(log, rotation_keeps_n_files, .init = setup, .fini = teardown)
+#define ROTATE_SIZE 4096
+
+/* 1,000 lines into r.log rotated at ROTATE_SIZE bytes, keeping count
+ * files; the logger's counters once everything is written (it is closed). */
+static urt_log_stats log_rotating(unsigned count)
 {
 	urt_log_config c = file_cfg(path_in("r.log"));
-	c.rotate_size = 4096;
-	c.rotate_count = 3;
+	c.rotate_size = ROTATE_SIZE;
+	c.rotate_count = count;
 	cr_assert_eq(urt_log_open(&c), 0);
 	for (int i = 0; i < 1000; i++)
 		URT_LOG_INFO("rotation line %d padding padding padding", i);
 	cr_assert_eq(urt_log_flush(), 0);
 	urt_log_stats st;
 	cr_assert_eq(urt_log_stats_get(&st), 0);
+	cr_assert_eq(urt_log_close(), 0);
+	return st;
+}
+
+Test(log, rotation_keeps_n_files, .init = setup, .fini = teardown)
+{
+	urt_log_stats st = log_rotating(3);
 	cr_expect_geq(st.rotations, 10);
 	cr_expect_eq(st.written, 1000);
-	cr_assert_eq(urt_log_close(), 0);
 	struct stat sb;
 	const char *names[] = {"r.log", "r.log.1", "r.log.2", "r.log.3"};
 	for (int i = 0; i < 4; i++) {
 		cr_assert_eq(stat(path_in(names[i]), &sb), 0, "%s", names[i]);
-		cr_expect_leq(sb.st_size, 4096, "%s is %ld bytes", names[i], (long)sb.st_size);
+		cr_expect_leq(sb.st_size, ROTATE_SIZE, "%s is %ld bytes", names[i], (long)sb.st_size);
 		cr_expect_gt(sb.st_size, 0);
 	}
 	cr_expect_neq(stat(path_in("r.log.4"), &sb), 0, "only 3 rotated files kept");
@@ -893,21 +903,12 @@ Test(log, failed_rotation_counted_and_backed_off, .init = setup, .fini = teardow
 	fclose(fopen(f, "w"));
 	snprintf(f, sizeof f, "%s/x", d2);
 	fclose(fopen(f, "w"));
-	urt_log_config c = file_cfg(path_in("r.log"));
-	c.rotate_size = 4096;
-	c.rotate_count = 2;
-	cr_assert_eq(urt_log_open(&c), 0);
-	for (int i = 0; i < 1000; i++)
-		URT_LOG_INFO("rotation line %d padding padding padding", i);
-	cr_assert_eq(urt_log_flush(), 0);
-	urt_log_stats st;
-	cr_assert_eq(urt_log_stats_get(&st), 0);
-	cr_assert_eq(urt_log_close(), 0);
+	urt_log_stats st = log_rotating(2);
 	cr_expect_eq(st.written, 1000);
 	cr_expect_eq(st.failed, 0);
 	cr_expect_eq(st.rotations, 0);
 	cr_expect_geq(st.sink_errors, 1, "the failed rotation is counted");
-	cr_expect_leq(st.sink_errors, st.bytes / c.rotate_size + 1,
+	cr_expect_leq(st.sink_errors, st.bytes / ROTATE_SIZE + 1,
 		      "retried once per rotate_size bytes: %llu errors for %llu bytes",
 		      (unsigned long long)st.sink_errors, (unsigned long long)st.bytes);
 	size_t lines;
