@@ -14,7 +14,8 @@ fail=0
 run_one() {
 	local t=$1 log
 	log=$(mktemp)
-	if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	# a hang is a failure, not CI's 90-minute limit
+	if timeout 900 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 		--show-leak-kinds=definite --trace-children=yes --child-silent-after-fork=no \
 		"$build/tests/test_$t" --jobs=1 -q >"$log" 2>&1; then
 		echo "valgrind: $t clean"

@@ -197,3 +197,8 @@ void *urt_test_read_byte(void *fd)
 	char c;
 	return (void *)(intptr_t)urt_read((int)(intptr_t)fd, &c, 1, -1);
 }
+
+bool urt_test_under_valgrind(void)
+{
+	return UNDER_VALGRIND;
+}

@@ -3,6 +3,7 @@
 #ifndef URT_TEST_CHECK_H
 #define URT_TEST_CHECK_H
 
+#include <stdbool.h>
 #include <urt.h>
 
 /* Open file descriptors of this process right now. */
@@ -27,6 +28,9 @@ void urt_test_fds_threads_check(urt_test_baseline b);
 void *urt_test_run(urt_task_fn fn, void *arg);
 /* The same with a configuration (NULL = defaults). */
 void *urt_test_run_cfg(urt_task_fn fn, void *arg, const urt_config *cfg);
+
+/* True when the test runs under valgrind (tests/valgrind.sh). */
+bool urt_test_under_valgrind(void);
 
 /* Make a fresh directory under /tmp (mkdtemp); its path goes to buf
  * (at least 64 bytes). Remove it with urt_test_rmtree. */
