@@ -142,8 +142,12 @@ int urt_loop_dump(urt_loop *l, int fd)
 	int n = 0;
 	for (urt_task *t = l->all; t; t = t->all_next)
 		n++;
-	if (dprintf(fd, "urt: loop %llu: %d tasks\n", (unsigned long long)l->id, n) < 0)
-		return errno ? -errno : -EIO; /* write(2)'s error, as the header says */
+	/* the first line by write(2) itself: its error is the one to report,
+	 * and glibc's dprintf leaks its buffer when the write fails */
+	char head[64];
+	int len = snprintf(head, sizeof head, "urt: loop %llu: %d tasks\n", (unsigned long long)l->id, n);
+	if (write(fd, head, (size_t)len) < 0)
+		return -errno;
 	for (urt_task *t = l->all; t; t = t->all_next)
 		dump_task(fd, l, t, now);
 	return n;
