@@ -4,6 +4,7 @@
 #ifndef URT_CTX_INTERNAL_H
 #define URT_CTX_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "urt_core.h"
@@ -21,7 +22,7 @@ extern _Atomic unsigned urt__ctx_nlogvars;
  * needs no walk of the context (an inline load, no call). */
 static inline bool urt__ctx_has_log_fields(void)
 {
-	return __atomic_load_n(&urt__ctx_nlogvars, __ATOMIC_RELAXED) != 0;
+	return atomic_load_explicit(&urt__ctx_nlogvars, memory_order_relaxed) != 0;
 }
 
 /* Offload, on a worker thread: run fn(arg) in a scratch copy of the
