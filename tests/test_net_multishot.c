@@ -541,10 +541,7 @@ static void *room_wakes_all(void *arg)
 	cr_assert_eq(urt_send(q[0], "data for b", 10, 0), 10);
 	urt_sleep(5 * URT_NS_PER_MS);
 	cr_assert_eq(urt_bufring_release(br, &held), 0);
-	urt_deadline d;
-	urt_deadline_enter(&d, URT_NS_PER_SEC);
-	cr_expect_eq(urt_join(tb, NULL), 0, "b got the buffer");
-	urt_deadline_exit(&d);
+	cr_expect_eq(urt_test_join_within(tb, URT_NS_PER_SEC, NULL), 0, "b got the buffer");
 	cr_expect_eq(eb.res, 10);
 	cr_assert_eq(urt_cancel(ta), 0); /* a's socket stays idle */
 	cr_expect_eq(urt_join(ta, NULL), -ECANCELED);
@@ -584,10 +581,7 @@ static void *cancel_while_ready(void *arg)
 	urt_sleep(5 * URT_NS_PER_MS); /* waits for a buffer */
 	cr_assert_eq(urt_bufring_release(br, &held), 0); /* t is ready now */
 	cr_assert_eq(urt_cancel(t), 0);
-	urt_deadline d;
-	urt_deadline_enter(&d, URT_NS_PER_SEC);
-	cr_expect_eq(urt_join(t, NULL), -ECANCELED);
-	urt_deadline_exit(&d);
+	cr_expect_eq(urt_test_join_within(t, URT_NS_PER_SEC, NULL), -ECANCELED);
 	cr_expect_eq(e.res, -ECANCELED);
 	cr_expect_eq(urt_msrecv_close(e.r), 0);
 	cr_expect_eq(urt_msrecv_close(rx), 0);

@@ -320,10 +320,7 @@ static void *precancelled(void *arg)
 	urt_task *st;
 	cr_assert_eq(urt_spawn(&st, serve_scoped, &d, NULL), 0);
 	cr_assert_eq(urt_cancel(st), 0); /* before it first runs */
-	urt_deadline dl;
-	urt_deadline_enter(&dl, URT_NS_PER_SEC);
-	cr_expect_eq(urt_join(st, NULL), -ECANCELED);
-	urt_deadline_exit(&dl);
+	cr_expect_eq(urt_test_join_within(st, URT_NS_PER_SEC, NULL), -ECANCELED);
 	cr_expect_eq(d.res, -ECANCELED);
 	cr_expect_eq(urt_server_accepted(d.srv), 0);
 	urt_server_destroy(d.srv);

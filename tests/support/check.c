@@ -202,3 +202,14 @@ bool urt_test_under_valgrind(void)
 {
 	return UNDER_VALGRIND;
 }
+
+int urt_test_join_within(urt_task *t, uint64_t ns, void **res)
+{
+	urt_deadline d;
+	int r = urt_deadline_enter(&d, ns);
+	if (r < 0)
+		return r;
+	r = urt_join(t, res);
+	urt_deadline_exit(&d);
+	return r;
+}

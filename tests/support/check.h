@@ -29,6 +29,10 @@ void *urt_test_run(urt_task_fn fn, void *arg);
 /* The same with a configuration (NULL = defaults). */
 void *urt_test_run_cfg(urt_task_fn fn, void *arg, const urt_config *cfg);
 
+/* urt_join(t, res) inside a deadline scope of ns: a join that would hang
+ * (the bug under test) ends as -ETIME instead of the suite's timeout. */
+int urt_test_join_within(urt_task *t, uint64_t ns, void **res);
+
 /* True when the test runs under valgrind (tests/valgrind.sh). */
 bool urt_test_under_valgrind(void);
 
