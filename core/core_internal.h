@@ -363,18 +363,19 @@ static inline void urt__cpu_relax(void)
 static inline bool urt__spin_until(urt_loop *l, uint64_t spin_ns, uint64_t *timeout_ns,
 				   bool (*done)(urt_loop *l))
 {
-	uint64_t start = urt__mono_ns(), now = start;
+	uint64_t start = urt__mono_ns();
 	uint64_t end = start + (spin_ns < *timeout_ns ? spin_ns : *timeout_ns);
-	while (!done(l)) {
-		if ((now = urt__mono_ns()) >= end)
-			break;
+	for (;;) {
+		if (done(l))
+			return true;
+		uint64_t spun = urt__mono_ns() - start;
+		if (start + spun >= end) {
+			if (*timeout_ns != URT_NO_DEADLINE)
+				*timeout_ns = spun >= *timeout_ns ? 0 : *timeout_ns - spun;
+			return false;
+		}
 		urt__cpu_relax();
 	}
-	if (now < end)
-		return true;
-	if (*timeout_ns != URT_NO_DEADLINE)
-		*timeout_ns = now - start >= *timeout_ns ? 0 : *timeout_ns - (now - start);
-	return false;
 }
 
 /* ---- parking ----------------------------------------------------------- */
