@@ -24,8 +24,9 @@ typedef struct urt_server urt_server;
 typedef struct urt_conn urt_conn;
 
 /* A connection's handler: runs in its own task; the server closes the
- * socket after it returns. It should return soon after
- * urt_server_stopping() becomes true (finish the request in progress). */
+ * socket after it returns (so the handler must not close it). It should
+ * return soon after urt_server_stopping() becomes true (finish the
+ * request in progress). */
 typedef void (*urt_conn_fn)(urt_conn *c, void *arg);
 
 /* Server settings; zeroed fields mean defaults. */
@@ -50,10 +51,11 @@ typedef struct urt_server_opts {
 URT_API int urt_server_create(urt_server **out, const urt_server_opts *o);
 
 /* Accept and serve until urt_server_stop, then drain (see above); returns
- * when every connection has ended. Call from one task. Returns 0 after a
- * stop; -EBUSY if already serving; -EINVAL; a fatal accept error; or the
- * blocking-call errors (the caller was cancelled: connections are then
- * drained the same way before it returns). */
+ * when every connection has ended. Call from one task. A server serves
+ * once: after a stop, serve returns 0 at once (create a new server).
+ * Returns 0 after a stop; -EBUSY if already serving; -EINVAL; a fatal
+ * accept error; or the blocking-call errors (the caller was cancelled:
+ * connections are then drained the same way before it returns). */
 URT_API int urt_server_serve(urt_server *s);
 
 /* Ask the server to stop (from a task or a message on its loop).
