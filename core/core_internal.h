@@ -344,6 +344,12 @@ bool urt__loop_inherited(void);
 uint64_t urt__now(urt_loop *l);
 /* CLOCK_MONOTONIC in ns, whatever the loop's clock. */
 uint64_t urt__mono_ns(void);
+/* a + b, or URT_NO_DEADLINE (forever) where that overflows: a timeout of
+ * centuries must not wrap round to a time already past. */
+static inline uint64_t urt__add_sat(uint64_t a, uint64_t b)
+{
+	return b > URT_NO_DEADLINE - a ? URT_NO_DEADLINE : a + b;
+}
 
 /* The pause of a spin-wait loop (lets the sibling hyperthread run). */
 static inline void urt__cpu_relax(void)
@@ -364,7 +370,7 @@ static inline bool urt__spin_until(urt_loop *l, uint64_t spin_ns, uint64_t *time
 				   bool (*done)(urt_loop *l))
 {
 	uint64_t start = urt__mono_ns();
-	uint64_t end = start + (spin_ns < *timeout_ns ? spin_ns : *timeout_ns);
+	uint64_t end = urt__add_sat(start, spin_ns < *timeout_ns ? spin_ns : *timeout_ns);
 	for (;;) {
 		if (done(l))
 			return true;

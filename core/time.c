@@ -21,8 +21,6 @@ uint64_t urt__now(urt_loop *l)
 
 uint64_t urt_now(void) { return urt__now(urt__loop()); }
 
-static uint64_t add_sat(uint64_t a, uint64_t b) { return a + b < a ? URT_NO_DEADLINE : a + b; }
-
 static void sleep_interrupt(urt_task *t, int err) { urt__wake(t, err); }
 
 int urt_sleep(uint64_t ns)
@@ -32,7 +30,7 @@ int urt_sleep(uint64_t ns)
 	int r = urt__may_block(&l, &t);
 	if (r < 0)
 		return r;
-	return urt__park(l, t, sleep_interrupt, NULL, "sleep", add_sat(urt__now(l), ns));
+	return urt__park(l, t, sleep_interrupt, NULL, "sleep", urt__add_sat(urt__now(l), ns));
 }
 
 int urt_deadline_enter(urt_deadline *d, uint64_t timeout_ns)
@@ -43,7 +41,7 @@ int urt_deadline_enter(urt_deadline *d, uint64_t timeout_ns)
 	if (!d)
 		return -EINVAL;
 	urt_task *t = l->current;
-	uint64_t when = add_sat(urt__now(l), timeout_ns);
+	uint64_t when = urt__add_sat(urt__now(l), timeout_ns);
 	d->saved = t->deadline;
 	d->outer = t->deadline_top;
 	if (when < t->deadline)

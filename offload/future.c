@@ -27,20 +27,6 @@ static void futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t ns)
 	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, ns == UINT64_MAX ? NULL : &ts, NULL, 0);
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * URT_NS_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
-/* now + ns, UINT64_MAX (forever) where that overflows: a timeout of
- * centuries must not wrap round to one already past. */
-static uint64_t end_after(uint64_t ns)
-{
-	uint64_t now = mono_ns();
-	return ns > UINT64_MAX - now ? UINT64_MAX : now + ns;
-}
 
 void urt__future_init(urt_future *f)
 {
@@ -85,9 +71,9 @@ int urt_future_wait(urt_future *f, uint64_t timeout_ns, void **result)
 		atomic_store(&f->claim, 0);
 		return -EDEADLK; /* this thread is the one that must run it */
 	}
-	uint64_t end = end_after(timeout_ns);
+	uint64_t end = urt__add_sat(urt__mono_ns(), timeout_ns);
 	while (s != URT_FUT_DONE) {
-		uint64_t now = mono_ns();
+		uint64_t now = urt__mono_ns();
 		if (now >= end) {
 			atomic_store(&f->claim, 0);
 			return -ETIMEDOUT;

@@ -656,13 +656,6 @@ static void deadline_after(struct timespec *ts, uint64_t ns)
 	ts->tv_nsec = (long)(t % URT_NS_PER_SEC);
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * URT_NS_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
 /* Poll the queue's length for up to ns without the lock. Every 64 polls
  * (a few microseconds) the spinner yields: when the scheduler has put it on the
  * CPU of a loop thread (or of a busy worker) that is runnable, that one
@@ -670,14 +663,13 @@ static uint64_t mono_ns(void)
  * the CPU, the loop it is waiting for cannot submit anything). */
 static void spin_on_queue(struct urt__pool *p, uint64_t ns)
 {
-	uint64_t now = mono_ns();
-	uint64_t end = ns > UINT64_MAX - now ? UINT64_MAX : now + ns; /* spin_ns is the user's */
+	uint64_t end = urt__add_sat(urt__mono_ns(), ns); /* spin_ns is the user's */
 	for (unsigned i = 1;; i++) {
 		if (atomic_load_explicit(&p->qlen, memory_order_acquire) ||
 		    atomic_load_explicit(&p->intake, memory_order_acquire))
 			return;
 		if ((i & 63) == 0) {
-			if (mono_ns() >= end)
+			if (urt__mono_ns() >= end)
 				return;
 			sched_yield();
 		}
