@@ -285,8 +285,8 @@ int urt_loop_step(urt_loop *l, uint64_t timeout_ns)
 	if (r < 0) {
 		/* as urt_run: retried by the embedder's next steps (the ring may
 		 * recover), then the tasks are wound down or the loop abandoned */
-		if (++l->step_fails >= URT_RING_TRIES)
-			wind_down(l);
+		if (++l->step_fails >= URT_RING_TRIES && wind_down(l))
+			l->step_fails = 0; /* the loop lives on: new tasks get three tries too */
 		return r;
 	}
 	l->step_fails = 0;

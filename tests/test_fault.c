@@ -469,6 +469,33 @@ Test(fault, step_winds_down_after_three_failures, .timeout = 60)
 	cr_expect_null(urt_loop_current());
 }
 
+/* A loop wound down by ring errors may take new tasks: the failures that
+ * wound it down do not count against them, so the next failure is the
+ * first of three again, retried, not a second wind-down. */
+Test(fault, step_counts_failures_afresh_after_a_wind_down, .timeout = 60)
+{
+	urt_loop *l = step_loop((void *)1);
+	cr_assert_eq(urt_fault_set(URT_FAULT_ENTER, -1, -EFAULT), 0);
+	for (int i = 0; i < 3; i++)
+		cr_expect_eq(urt_loop_step(l, MS), -EFAULT, "step %d", i);
+	urt_fault_set(URT_FAULT_ENTER, 0, -1);
+	cr_assert(step_done, "wound down");
+	step_done = 0;
+	step_result = 1;
+	/* the very next step fails (a step that succeeds clears the count) */
+	cr_assert_eq(urt_spawn(NULL, step_sleeper, NULL, NULL), 0);
+	cr_assert_eq(urt_fault_set(URT_FAULT_ENTER, 1, -EFAULT), 0);
+	cr_expect_eq(urt_loop_step(l, MS), -EFAULT);
+	urt_fault_set(URT_FAULT_ENTER, 0, -1);
+	cr_expect_not(step_done, "one failure wound the loop down again");
+	int alive;
+	while ((alive = urt_loop_step(l, 10 * MS)) > 0)
+		;
+	cr_assert_eq(alive, 0);
+	cr_expect_eq(step_result, 0, "the sleep was not cancelled");
+	cr_expect_eq(urt_loop_destroy(l), 0);
+}
+
 /* A read stays in flight on a ring that stays broken: cancelling it needs
  * the ring, so the loop is abandoned, not freed, and the thread can run a
  * new one. */
