@@ -173,14 +173,19 @@ static int tick(urt_loop *l, uint64_t max_wait, enum tick_phase phase)
 /* io_uring_enter failures in a row before the loop gives up on its ring. */
 #define URT_RING_TRIES 3
 
-/* Tick until no task of the kind counted by *alive is left. A failed
- * io_uring_enter is retried a few times in a row (the ring may recover;
- * no completion may be abandoned while it can still arrive), then
- * reported. */
-static int run_until(urt_loop *l, const unsigned *alive, enum tick_phase phase)
+/* What run_until ticks for: urt_run's and a wind-down's user tasks, or,
+ * when the loop is destroyed, its own tasks and the work it counts (I/O
+ * without a task, offload jobs). */
+static bool user_tasks(const urt_loop *l) { return l->tasks_alive; }
+static bool loop_work(const urt_loop *l) { return l->system_alive || l->inflight || l->external; }
+
+/* Tick while pending(l). A failed io_uring_enter is retried a few times
+ * in a row (the ring may recover; no completion may be abandoned while it
+ * can still arrive), then reported. */
+static int run_until(urt_loop *l, bool (*pending)(const urt_loop *), enum tick_phase phase)
 {
 	int fails = 0;
-	while (*alive) {
+	while (pending(l)) {
 		int r = tick(l, URT_NO_DEADLINE, phase);
 		if (r < 0 && ++fails >= URT_RING_TRIES)
 			return r;
@@ -190,26 +195,39 @@ static int run_until(urt_loop *l, const unsigned *alive, enum tick_phase phase)
 	return 0;
 }
 
+/* Keep l's record for the life of the process (closed_loops). */
+static void keep_record(urt_loop *l)
+{
+	pthread_mutex_lock(&closed_lock);
+	l->next_closed = closed_loops;
+	closed_loops = l;
+	pthread_mutex_unlock(&closed_lock);
+}
+
+/* The ring keeps failing with work in flight: give the loop up. Its
+ * memory is never freed and its ring never closed (the kernel may still
+ * write into task stacks and the backend), it refuses submissions, and
+ * the thread may start a new loop. */
+static void abandon(urt_loop *l)
+{
+	urt__inbox_set_state(l, URT_LOOP_CLOSED);
+	urt__stall_loop_stop(l);
+	urt__this_loop = NULL;
+	keep_record(l);
+}
+
 /* The ring failed under urt_run or urt_loop_step: cancel every task (their blocking calls
  * return -ECANCELED) and run them to their end so the loop can be torn
- * down. If the ring keeps failing, abandon the loop: its memory is never
- * freed (the kernel may still write into task stacks), it refuses
- * submissions, and the thread may start a new loop. Returns true if the
+ * down; if the ring keeps failing, abandon the loop. Returns true if the
  * loop can be destroyed. */
 static bool wind_down(urt_loop *l)
 {
 	for (urt_task *t = l->all; t; t = t->all_next)
 		if (t->state != URT_T_DONE)
 			urt_cancel(t);
-	if (run_until(l, &l->tasks_alive, TICK_SYSTEM) == 0)
+	if (run_until(l, user_tasks, TICK_SYSTEM) == 0)
 		return true;
-	urt__inbox_set_state(l, URT_LOOP_CLOSED);
-	urt__stall_loop_stop(l);
-	urt__this_loop = NULL;
-	pthread_mutex_lock(&closed_lock); /* kept, like closed loops */
-	l->next_closed = closed_loops;
-	closed_loops = l;
-	pthread_mutex_unlock(&closed_lock);
+	abandon(l);
 	return false;
 }
 
@@ -352,10 +370,13 @@ int urt_loop_destroy(urt_loop *l)
 		if (t->state != URT_T_DONE)
 			urt_cancel(t);
 	l->holds = 0; /* no user task is left to take what a hold waited for */
-	int r = run_until(l, &l->system_alive, TICK_SYSTEM);
-	for (int fails = 0; fails < URT_RING_TRIES && (l->inflight || l->external);)
-		if ((r = tick(l, URT_NO_DEADLINE, TICK_SYSTEM)) < 0)
-			fails++; /* retried: a completion must not be abandoned */
+	int r = run_until(l, loop_work, TICK_SYSTEM);
+	if (r < 0) {
+		/* tearing down now would free what the kernel may still write
+		 * into, and close the ring under work in flight */
+		abandon(l);
+		return r;
+	}
 	urt__inbox_set_state(l, URT_LOOP_CLOSED); /* no poster touches the backend after this */
 	urt__inbox_drain(l);
 	urt__stall_loop_stop(l);
@@ -367,11 +388,8 @@ int urt_loop_destroy(urt_loop *l)
 	urt__stack_pool_drain(l);
 	free(l->heap);
 	l->heap = NULL;
-	pthread_mutex_lock(&closed_lock);
-	l->next_closed = closed_loops;
-	closed_loops = l;
-	pthread_mutex_unlock(&closed_lock);
-	return r;
+	keep_record(l);
+	return 0;
 }
 
 int urt_run(urt_task_fn fn, void *arg, const urt_config *cfg, void **result)
@@ -387,7 +405,7 @@ int urt_run(urt_task_fn fn, void *arg, const urt_config *cfg, void **result)
 	urt_task *main_task = NULL;
 	r = urt__spawn_on(l, &main_task, fn, arg, &(urt_task_opts){.name = "main"}, URT_TF_MAIN);
 	if (r == 0) {
-		r = run_until(l, &l->tasks_alive, TICK_USER);
+		r = run_until(l, user_tasks, TICK_USER);
 		if (r < 0 && !wind_down(l))
 			return r;
 	}

@@ -123,9 +123,16 @@ URT_API int64_t urt_loop_timeout(const urt_loop *loop);
  * or -EINVAL (not this thread's loop; unhold without hold). */
 URT_API int urt_loop_hold(urt_loop *loop);
 URT_API int urt_loop_unhold(urt_loop *loop);
-/* Close a loop whose tasks have all finished. Later submissions from
- * other threads get -ESHUTDOWN. Returns 0; -EBUSY while tasks are alive or
- * from inside a task; -EINVAL if loop is not this thread's. */
+/* Close a loop whose tasks have all finished: first run the loop's own
+ * work (internal tasks, I/O and offload jobs still in flight) to its end,
+ * then free it. Later submissions from other threads get -ESHUTDOWN.
+ * Returns 0: the loop is gone, the thread may create another. -EBUSY
+ * while tasks are alive or from inside a task, -EINVAL if loop is not
+ * this thread's: nothing was done. The ring's error if io_uring_enter
+ * failed three times in a row while that work was in flight: the loop is
+ * abandoned as urt_loop_step's is (not freed, since the kernel may still
+ * write into it; no longer this thread's, its calls get -EINVAL; the
+ * thread may create another). */
 URT_API int urt_loop_destroy(urt_loop *loop);
 
 /* The loop running on this thread, or NULL. Never creates a loop. */

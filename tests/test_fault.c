@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "check.h"
+#include "core_internal.h" /* urt__spawn_system */
 #include "urt_fault.h"
 #include "urt_offload.h"
 
@@ -519,6 +520,33 @@ Test(fault, step_abandons_a_broken_loop, .timeout = 60)
 	urt_fault_set(URT_FAULT_ENTER, 0, -1);
 	cr_expect_null(urt_loop_current(), "abandoned");
 	cr_expect_eq(urt_loop_step(l, MS), -EINVAL);
+	cr_expect_eq(urt_loop_destroy(l), -EINVAL);
+	void *res = NULL;
+	cr_expect_eq(urt_run(nothing, (void *)7, NULL, &res), 0);
+	cr_expect_eq(res, (void *)7);
+	close(p[1]);
+	close(p[0]);
+}
+
+/* urt_loop_destroy on a ring that stays broken, with a loop-internal
+ * task's read in flight (cancelling it needs the ring): destroy reports
+ * the error and abandons the loop as a wind-down does, rather than tear it
+ * down under the kernel. The loop is no longer the thread's and nothing of
+ * it is freed or closed: the ring that still holds the read stays open. */
+Test(fault, destroy_abandons_a_loop_on_a_broken_ring, .timeout = 60)
+{
+	int p[2];
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	urt_loop *l;
+	cr_assert_eq(urt_loop_create(&l, &(urt_config){.stall_ns = UINT64_MAX}), 0);
+	cr_assert_eq(urt__spawn_system(l, NULL, urt_test_read_byte, (void *)(intptr_t)p[0], "reader"), 0);
+	cr_assert_eq(urt_loop_step(l, 0), 0); /* the read is submitted */
+	int fds = urt_test_fd_count();
+	cr_assert_eq(urt_fault_set(URT_FAULT_ENTER, -1, -EFAULT), 0);
+	cr_expect_eq(urt_loop_destroy(l), -EFAULT);
+	urt_fault_set(URT_FAULT_ENTER, 0, -1);
+	cr_expect_null(urt_loop_current(), "abandoned");
+	cr_expect_eq(urt_test_fd_count(), fds, "the ring holding the read was closed");
 	cr_expect_eq(urt_loop_destroy(l), -EINVAL);
 	void *res = NULL;
 	cr_expect_eq(urt_run(nothing, (void *)7, NULL, &res), 0);
