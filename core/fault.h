@@ -1,6 +1,7 @@
 /* Fault-injection seams. In a build with URT_FAULT_INJECTION, every
- * allocation, stack mapping, ring set-up, SQE acquisition, io_uring_enter
- * and eventfd write asks urt__fault(site) first; a test can make the N-th
+ * allocation, stack mapping, ring set-up, SQE acquisition, io_uring_enter,
+ * eventfd write and (un)registration of fixed files and buffers asks
+ * urt__fault(site) first; a test can make the N-th
  * call at a site fail with a chosen -errno (tests/support/urt_fault.h).
  * URT_FAULT_SHORT halves the length of a read/write/recv/send/splice
  * request before it is submitted: a real short transfer, which those calls
@@ -16,6 +17,7 @@ enum urt_fault_site {
 	URT_FAULT_ENTER,      /* io_uring_enter */
 	URT_FAULT_EVENTFD,    /* eventfd write */
 	URT_FAULT_SHORT,      /* transfer length of read/write/recv/send/splice */
+	URT_FAULT_REGISTER,   /* io_uring_register of fixed files and buffers */
 	URT_FAULT_NSITES
 };
 

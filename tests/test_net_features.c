@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "check.h"
+#include "urt_fault.h"
 #include "urt_net.h"
 
 TestSuite(net_features, .timeout = 20);
@@ -171,6 +172,43 @@ static void *registered_buffers(void *arg)
 }
 
 Test(net_features, registered_buffers) { urt_test_run(registered_buffers, NULL); }
+
+#ifdef URT_FAULT_INJECTION
+/* An unregistration the kernel refuses leaves the table registered, in
+ * the ring and in urt's bookkeeping: it stays usable, and a retry drops
+ * it. */
+static void *unregister_refused(void *arg)
+{
+	(void)arg;
+	int p[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p), 0);
+	char in[2];
+	cr_assert_eq(urt_files_register(4), 0);
+	cr_assert_eq(urt_fault_set(URT_FAULT_REGISTER, 1, -EINTR), 0);
+	cr_expect_eq(urt_files_unregister(), -EINTR);
+	urt_fault_set(URT_FAULT_REGISTER, 0, -1);
+	cr_expect_eq(urt_files_set(0, p[0]), 0, "the file table is still there");
+	cr_assert_eq(urt_send_fixed(0, "hi", 2, 0), 2);
+	cr_expect_eq(urt_recv(p[1], in, 2, 0), 2);
+	cr_expect_eq(urt_files_unregister(), 0, "the retry drops it");
+
+	static char mem[4096];
+	struct iovec iov = {mem, sizeof mem};
+	memcpy(mem, "yo", 2);
+	cr_assert_eq(urt_buffers_register(&iov, 1), 0);
+	cr_assert_eq(urt_fault_set(URT_FAULT_REGISTER, 1, -EINTR), 0);
+	cr_expect_eq(urt_buffers_unregister(), -EINTR);
+	urt_fault_set(URT_FAULT_REGISTER, 0, -1);
+	cr_assert_eq(urt_write_fixed(p[1], mem, 2, 0, 0), 2, "the buffers are still there");
+	cr_expect_eq(urt_recv(p[0], in, 2, 0), 2);
+	cr_expect_eq(urt_buffers_unregister(), 0, "the retry drops them");
+	close(p[0]);
+	close(p[1]);
+	return NULL;
+}
+
+Test(net_features, refused_unregister_keeps_the_table) { urt_test_run(unregister_refused, NULL); }
+#endif
 
 /* ---- openat2 ------------------------------------------------------------------ */
 

@@ -18,6 +18,9 @@ static __thread struct {
 
 static struct io_uring *ring_of(urt_loop *l) { return &l->backend->ring; }
 
+/* An io_uring_register call on the tables, behind its fault seam. */
+#define REGISTER(call) (urt__fault(URT_FAULT_REGISTER) ?: (call))
+
 int urt_files_register(unsigned n)
 {
 	urt_loop *l = urt__loop();
@@ -27,7 +30,7 @@ int urt_files_register(unsigned n)
 		return -EINVAL;
 	if (reg.files_loop == l)
 		return -EBUSY;
-	int r = io_uring_register_files_sparse(ring_of(l), n);
+	int r = REGISTER(io_uring_register_files_sparse(ring_of(l), n));
 	if (r < 0)
 		return r;
 	reg.files_loop = l;
@@ -44,7 +47,7 @@ int urt_files_set(unsigned idx, int fd)
 		return -ENXIO;
 	if (idx >= reg.nfiles || fd < 0)
 		return -EINVAL;
-	int r = io_uring_register_files_update(ring_of(l), idx, &fd, 1);
+	int r = REGISTER(io_uring_register_files_update(ring_of(l), idx, &fd, 1));
 	return r < 0 ? r : 0;
 }
 
@@ -55,9 +58,12 @@ int urt_files_unregister(void)
 		return -EPERM;
 	if (reg.files_loop != l)
 		return -ENXIO;
+	int r = REGISTER(io_uring_unregister_files(ring_of(l)));
+	if (r < 0)
+		return r; /* the ring keeps the table: so does the bookkeeping */
 	reg.files_loop = NULL;
 	reg.nfiles = 0;
-	return io_uring_unregister_files(ring_of(l));
+	return 0;
 }
 
 ssize_t urt_recv_fixed(unsigned idx, void *buf, size_t len, int flags)
@@ -98,7 +104,7 @@ int urt_buffers_register(const struct iovec *iov, unsigned n)
 	if (!copy)
 		return -ENOMEM;
 	memcpy(copy, iov, n * sizeof *copy);
-	int r = io_uring_register_buffers(ring_of(l), iov, n);
+	int r = REGISTER(io_uring_register_buffers(ring_of(l), iov, n));
 	if (r < 0) {
 		free(copy);
 		return r;
@@ -117,11 +123,14 @@ int urt_buffers_unregister(void)
 		return -EPERM;
 	if (reg.bufs_loop != l)
 		return -ENXIO;
+	int r = REGISTER(io_uring_unregister_buffers(ring_of(l)));
+	if (r < 0)
+		return r; /* the ring keeps the buffers: so does the bookkeeping */
 	free(reg.bufs);
 	reg.bufs = NULL;
 	reg.nbufs = 0;
 	reg.bufs_loop = NULL;
-	return io_uring_unregister_buffers(ring_of(l));
+	return 0;
 }
 
 /* [buf, buf+len) inside registered buffer idx of this loop? */

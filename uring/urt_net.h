@@ -129,7 +129,8 @@ URT_API int urt_files_register(unsigned n);
  * it is no longer needed). Returns 0; -EPERM; -ENXIO without a table;
  * kernel errors (-EINVAL for a bad idx). */
 URT_API int urt_files_set(unsigned idx, int fd);
-/* Drop the current loop's table. Returns 0; -EPERM; -ENXIO without one. */
+/* Drop the current loop's table. Returns 0; -EPERM; -ENXIO without one;
+ * the kernel's error (the table is still registered and usable). */
 URT_API int urt_files_unregister(void);
 /* recv(2) / send(2) on fixed file idx: bytes, 0 at EOF for recv. */
 URT_API ssize_t urt_recv_fixed(unsigned idx, void *buf, size_t len, int flags);
@@ -143,7 +144,8 @@ URT_API int urt_close_fixed(unsigned idx);
  * against RLIMIT_MEMLOCK). Returns 0; -EPERM; -EINVAL; -EBUSY if buffers
  * are registered already; kernel errors (-ENOMEM, -EFAULT). */
 URT_API int urt_buffers_register(const struct iovec *iov, unsigned n);
-/* Unregister them. Returns 0; -EPERM; -ENXIO if none are registered. */
+/* Unregister them. Returns 0; -EPERM; -ENXIO if none are registered; the
+ * kernel's error (they are still registered and usable). */
 URT_API int urt_buffers_unregister(void);
 /* pread/pwrite into/from registered buffer buf_index; [buf, buf+len) must
  * lie within it. Bytes transferred; -EFAULT outside the buffer. */
