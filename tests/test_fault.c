@@ -18,7 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "check.h"
-#include "core_internal.h" /* urt__spawn_system */
+#include "uring_internal.h" /* urt__spawn_system, the loop's ring */
 #include "urt_fault.h"
 #include "urt_offload.h"
 
@@ -494,6 +494,42 @@ Test(fault, step_counts_failures_afresh_after_a_wind_down, .timeout = 60)
 		;
 	cr_assert_eq(alive, 0);
 	cr_expect_eq(step_result, 0, "the sleep was not cancelled");
+	cr_expect_eq(urt_loop_destroy(l), 0);
+}
+
+/* Without EXT_ARG a wait is a TIMEOUT SQE, whose timespec the kernel reads
+ * when it submits the SQE. An enter that fails without submitting (a real
+ * -EBUSY or -EAGAIN; injected here) leaves the SQE queued for the next
+ * enter, after the poll has returned: the timespec must outlive the poll
+ * (be the loop's), not lie in its stack frame, which later calls reuse. */
+Test(fault, fallback_timeout_outlives_a_failed_enter, .timeout = 60)
+{
+	urt_loop *l;
+	urt_config cfg = {.flags = URT_CFG_NO_EXT_ARG, .stall_ns = UINT64_MAX};
+	cr_assert_eq(urt_loop_create(&l, &cfg), 0);
+	step_done = 0;
+	step_result = 1;
+	cr_assert_eq(urt_spawn(NULL, step_sleeper, NULL, NULL), 0);
+	cr_assert_eq(urt_loop_step(l, 0), 1); /* the task is asleep */
+	cr_assert_eq(urt_fault_set(URT_FAULT_ENTER, 1, -EBUSY), 0);
+	cr_expect_eq(urt_loop_step(l, MS), 1, "a transient error is not reported");
+	cr_expect_leq(urt_fault_left(URT_FAULT_ENTER), 0, "the wait's enter failed");
+	urt_fault_set(URT_FAULT_ENTER, 0, -1);
+	struct urt_backend *b = l->backend;
+	struct io_uring_sq *sq = &b->ring.sq;
+	const struct io_uring_sqe *timeout = NULL;
+	for (unsigned i = *sq->khead; i != *sq->ktail; i++) /* published, not consumed */
+		if (sq->sqes[i & sq->ring_mask].opcode == IORING_OP_TIMEOUT)
+			timeout = &sq->sqes[i & sq->ring_mask];
+	cr_assert_not_null(timeout, "the TIMEOUT SQE waits for the next enter");
+	uintptr_t ts = (uintptr_t)timeout->addr;
+	cr_expect(ts >= (uintptr_t)b && ts + sizeof(struct __kernel_timespec) <= (uintptr_t)(b + 1),
+		  "its timespec is not the loop's (a frame that has returned?)");
+	int alive;
+	while ((alive = urt_loop_step(l, 10 * MS)) > 0)
+		;
+	cr_assert_eq(alive, 0);
+	cr_expect_eq(step_result, 0);
 	cr_expect_eq(urt_loop_destroy(l), 0);
 }
 

@@ -156,7 +156,7 @@ int urt__backend_poll(urt_loop *l, uint64_t timeout_ns)
 {
 	struct urt_backend *b = l->backend;
 	struct io_uring *ring = &b->ring;
-	struct __kernel_timespec ts;
+	struct __kernel_timespec *ts = &b->wait_ts;
 	struct io_uring_getevents_arg ea = {0};
 	void *arg = NULL;
 	size_t argsz = 0;
@@ -181,9 +181,9 @@ int urt__backend_poll(urt_loop *l, uint64_t timeout_ns)
 				timeout_ns = QUIET_CAP_NS;
 		}
 		if (timeout_ns != URT_NO_DEADLINE) {
-			ns_to_ts(timeout_ns, &ts);
+			ns_to_ts(timeout_ns, ts);
 			if (b->ext_arg) {
-				ea.ts = (uint64_t)(uintptr_t)&ts;
+				ea.ts = (uint64_t)(uintptr_t)ts;
 				flags |= IORING_ENTER_EXT_ARG;
 				arg = &ea;
 				argsz = sizeof ea;
@@ -198,7 +198,7 @@ int urt__backend_poll(urt_loop *l, uint64_t timeout_ns)
 					min = 0;
 				} else {
 					/* count = 1: it also ends as soon as any other CQE arrives */
-					io_uring_prep_timeout(sqe, &ts, 1, 0);
+					io_uring_prep_timeout(sqe, ts, 1, 0);
 					io_uring_sqe_set_data(sqe, &b->timeout_op);
 				}
 			}

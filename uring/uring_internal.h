@@ -20,6 +20,10 @@ struct urt_backend {
 	 * completions, so it does not end on them alone (poll.c). */
 	unsigned quiet;
 	urt_op timeout_op;      /* completion target of fallback TIMEOUT SQEs */
+	/* The timeout of the wait (poll.c). A TIMEOUT SQE points at it and
+	 * the kernel reads it when it submits the SQE, which an enter that
+	 * fails leaves to the next one: it must outlive the poll. */
+	struct __kernel_timespec wait_ts;
 	int wake_fd;            /* eventfd other threads write to wake the loop */
 	urt_op wake_op;         /* the read kept armed on wake_fd */
 	uint64_t wake_buf;      /* where that read lands */
