@@ -153,6 +153,13 @@ struct urt__log_hot {
 };
 extern struct urt__log_hot urt__log_hot;
 #define urt__log_g urt__log_hot.g
+/* Whether the logger of generation gen is still the open one (no pointer
+ * to it is read: after a task slept, it may have been closed and freed by
+ * another task of the same loop). */
+static inline bool urt__log_gen_open(uint64_t gen)
+{
+	return atomic_load(&urt__log_hot.g) && urt__log_hot.gen == gen;
+}
 void urt__log_wake_writer(struct urt_logger *lg);
 
 /* ---- clock.c: raw timestamps and their conversion ------------------------ */
@@ -342,9 +349,13 @@ static inline void urt__log_ring_publish(struct urt_log_ring *r, uint64_t head)
 		urt__log_ring_half_full(r, head);
 }
 /* Wait for room per policy. Returns a reservation or NULL (dropped: counted,
- * and the log_drop probe fires with level). */
+ * and the log_drop probe fires with level; or, for a task, the logger was
+ * closed while it slept: lg and r are gone, nothing is counted). *waiter
+ * true: a plain thread that waited, still counted in lg->room_waiters; the
+ * caller decrements that once the record is published (close frees the
+ * rings, and the writer stops, only when no thread is counted there). */
 void *urt__log_ring_wait_room(struct urt_logger *lg, struct urt_log_ring *r, uint32_t size,
-			      int level, uint64_t *pos) __attribute__((cold));
+			      int level, uint64_t *pos, bool *waiter) __attribute__((cold));
 /* Consumer: the record at pos (skipping a wrap marker, *pos updated), or NULL if pos == end. */
 struct urt_log_rec *urt__log_ring_peek(struct urt_log_ring *r, uint64_t *pos, uint64_t end);
 void urt__log_ring_free(struct urt_log_ring *r);

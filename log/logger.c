@@ -225,9 +225,11 @@ int urt_log_close(void)
 	atomic_store(&urt__log_g, NULL);
 	urt__log_crash_uninstall();
 	pthread_mutex_unlock(&urt__log_lock);
-	atomic_fetch_add(&lg->room, 1); /* release plain threads still waiting */
+	/* the writer stopped once no plain thread waited for room; one that
+	 * started waiting since finds no room: release it (it drops) */
+	atomic_fetch_add(&lg->room, 1);
 	urt__log_futex_wake(&lg->room);
-	while (atomic_load(&lg->room_waiters))
+	while (atomic_load(&lg->room_waiters)) /* until they are done with their rings */
 		sched_yield();
 	logger_free(lg);
 	return 0;
@@ -243,7 +245,7 @@ int urt_log_flush(void)
 	uint32_t req = atomic_fetch_add(&lg->flush_req, 1) + 1;
 	urt__log_wake_writer(lg);
 	urt__log_futex_wake(&lg->wake);
-	uint64_t delay = 20000;
+	uint64_t delay = 20000, gen = lg->gen;
 	for (;;) {
 		uint32_t done = atomic_load(&lg->flush_done);
 		if ((int32_t)(done - req) >= 0)
@@ -251,6 +253,10 @@ int urt_log_flush(void)
 		if (urt_self()) { /* a task parks; its loop keeps running */
 			if (urt_sleep(delay) < 0)
 				urt_yield();
+			/* closed by another task of this loop meanwhile: lg is
+			 * freed, and close wrote everything before returning */
+			if (!urt__log_gen_open(gen))
+				return 0;
 			delay = delay * 2 > 1000000 ? 1000000 : delay * 2;
 		} else {
 			urt__log_futex_wait(&lg->flush_done, done, 10000000);

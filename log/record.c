@@ -237,9 +237,10 @@ __attribute__((noinline, cold)) static void emit_slow(struct urt_log_site *site,
 	uint32_t size = (uint32_t)PAD8(total);
 
 	uint64_t pos;
+	bool waiter = false; /* counted in lg->room_waiters until published */
 	unsigned char *p = urt__log_ring_reserve(r, size, &pos);
 	if (URT_LOG_UNLIKELY(!p)) {
-		p = urt__log_ring_wait_room(lg, r, size, level, &pos);
+		p = urt__log_ring_wait_room(lg, r, size, level, &pos, &waiter);
 		if (!p) {
 			errno = saved_errno;
 			return;
@@ -274,6 +275,8 @@ __attribute__((noinline, cold)) static void emit_slow(struct urt_log_site *site,
 	}
 	rec->size = (uint32_t)(p - (unsigned char *)rec);
 	urt__log_ring_publish(r, pos + rec->size);
+	if (URT_LOG_UNLIKELY(waiter)) /* done with r: close may free it now */
+		atomic_fetch_sub(&lg->room_waiters, 1);
 	errno = saved_errno;
 }
 

@@ -116,16 +116,22 @@ static void *drop(struct urt_log_ring *r, int level)
 }
 
 void *urt__log_ring_wait_room(struct urt_logger *lg, struct urt_log_ring *r, uint32_t size,
-			      int level, uint64_t *pos)
+			      int level, uint64_t *pos, bool *waiter)
 {
 	if (size > r->cap / 2 || lg->cfg.policy == URT_LOG_DROP || atomic_load(&urt__log_crashing))
 		return drop(r, level);
 	if (urt_self()) {
 		/* a task: park with a short growing sleep so its loop runs on */
-		uint64_t delay = 20000;
+		uint64_t delay = 20000, gen = lg->gen;
 		for (;;) {
 			urt__log_wake_writer(lg);
-			if (urt_sleep(delay) < 0) /* cancelled or past its deadline */
+			int e = urt_sleep(delay);
+			/* another task of this loop may have closed the logger
+			 * meanwhile (close cannot wait for us: it holds our
+			 * loop's thread), and lg and r are freed then */
+			if (!urt__log_gen_open(gen))
+				return NULL;
+			if (e < 0) /* cancelled or past its deadline */
 				return drop(r, level);
 			void *p = urt__log_ring_reserve(r, size, pos);
 			if (p)
@@ -136,19 +142,26 @@ void *urt__log_ring_wait_room(struct urt_logger *lg, struct urt_log_ring *r, uin
 	if (urt_loop_current()) /* the loop thread outside a task never blocks */
 		return drop(r, level);
 	/* a plain thread: sleep on the writer's room counter (no spinning:
-	 * measured worse, the spinner takes the CPU the writer needs) */
+	 * measured worse, the spinner takes the CPU the writer needs). It
+	 * stays counted in room_waiters until it is done with r: close frees
+	 * the rings only once no thread is counted, and the writer stops only
+	 * then, so a record that got room during close is still written. */
 	atomic_fetch_add(&lg->room_waiters, 1);
-	void *p;
 	for (;;) {
 		uint32_t seq = atomic_load(&lg->room);
-		p = urt__log_ring_reserve(r, size, pos);
-		if (p || atomic_load(&lg->stop) == 2)
+		void *p = urt__log_ring_reserve(r, size, pos);
+		if (p) {
+			*waiter = true; /* the caller leaves room_waiters after the publish */
+			return p;
+		}
+		if (atomic_load(&lg->stop) == 2) /* the writer is gone: no room will come */
 			break;
 		urt__log_wake_writer(lg);
 		urt__log_futex_wait(&lg->room, seq, 10000000);
 	}
+	drop(r, level);
 	atomic_fetch_sub(&lg->room_waiters, 1);
-	return p ? p : drop(r, level);
+	return NULL;
 }
 
 struct urt_log_rec *urt__log_ring_peek(struct urt_log_ring *r, uint64_t *pos, uint64_t end)

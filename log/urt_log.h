@@ -88,8 +88,14 @@ typedef struct urt_log_config {
 URT_API int urt_log_open(const urt_log_config *cfg);
 
 /* Drain everything queued, write it, stop the writer, close the sink.
- * Returns 0; -ENOENT if no logger is open; -ECHILD in a forked child (the
- * inherited logger is then released without writing; open a new one). */
+ * Log calls on other threads must have stopped first, except plain
+ * threads waiting for room (block policy): close lets them finish and
+ * writes their records. A task of the calling thread's own loop that waits
+ * for room or in urt_log_flush cannot run until close returns: it then
+ * finds the logger closed (its record is not written, its flush returns
+ * 0: close wrote everything before). Returns 0; -ENOENT if no logger is
+ * open; -ECHILD in a forked child (the inherited logger is then released
+ * without writing; open a new one). */
 URT_API int urt_log_close(void);
 
 /* Return once every record logged (by any thread) before the call has been

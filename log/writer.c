@@ -424,7 +424,9 @@ void *urt__log_writer_main(void *arg)
 			urt__log_futex_wake(&lg->flush_done);
 		}
 		if (stop) {
-			if (n == 0 && rings_empty(lg))
+			/* a plain thread that got room publishes before it
+			 * leaves room_waiters (ring.c): read that first */
+			if (n == 0 && !atomic_load(&lg->room_waiters) && rings_empty(lg))
 				break;
 			continue;
 		}

@@ -473,6 +473,115 @@ Test(log, exited_threads_are_counted, .init = setup, .fini = teardown)
 	cr_assert_eq(urt_log_close(), 0);
 }
 
+/* ---- close while a plain thread waits for room --------------------------- */
+
+/* A plain thread parked for room (block mode) when close starts is let
+ * finish: close frees its ring only after it published, and the writer
+ * writes that record. A signal handler holds the thread inside its wait,
+ * as a descheduled thread would be, until the writer has drained all else
+ * (close used to let the writer stop then, and the record was published
+ * into a ring nobody drained, and close could free). */
+
+static atomic_int held, release_held;
+static void hold_handler(int sig)
+{
+	(void)sig;
+	atomic_store(&held, 1);
+	struct timespec ms = {0, 1000000};
+	while (!atomic_load(&release_held))
+		nanosleep(&ms, NULL);
+}
+
+static atomic_int flood_logged, flood_stop, flood_tid;
+static void *plain_flooder(void *arg)
+{
+	(void)arg;
+	atomic_store(&flood_tid, urt_test_tid());
+	for (int i = 0; !atomic_load(&flood_stop); i++) {
+		URT_LOG_INFO("flood %d padding padding padding padding padding padding", i);
+		atomic_store(&flood_logged, i + 1);
+	}
+	return NULL;
+}
+
+static atomic_long pipe_lines;
+static void *count_pipe_lines(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof buf)) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] == '\n')
+				atomic_fetch_add(&pipe_lines, 1);
+	return NULL;
+}
+
+static void *closer(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)urt_log_close();
+}
+
+/* Poll cond() every ms for up to ms milliseconds. */
+static bool wait_until(bool (*cond)(void), int ms)
+{
+	for (int i = 0; i < ms && !cond(); i++)
+		usleep(1000);
+	return cond();
+}
+static bool is_held(void) { return atomic_load(&held); }
+static bool all_but_held_written(void)
+{
+	return atomic_load(&pipe_lines) == atomic_load(&flood_logged);
+}
+
+Test(log, close_lets_thread_waiting_for_room_finish, .init = setup, .fini = teardown,
+     .timeout = 60)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	urt_log_config c = {0};
+	c.sink = URT_LOG_SINK_FD;
+	c.fd = p[1];
+	c.buffer_size = 16 << 10;
+	c.no_crash_flush = 1;
+	cr_assert_eq(urt_log_open(&c), 0);
+	close(p[1]);
+	struct sigaction sa = {0}, old;
+	sa.sa_handler = hold_handler; /* no SA_RESTART: the futex wait ends */
+	cr_assert_eq(sigaction(SIGUSR1, &sa, &old), 0);
+	pthread_t fl, cnt, cl;
+	cr_assert_eq(pthread_create(&fl, NULL, plain_flooder, NULL), 0);
+	/* nobody reads the pipe: the writer stalls, the ring fills, the
+	 * flooder sleeps on the room futex */
+	while (!atomic_load(&flood_tid))
+		usleep(1000);
+	int in = urt_test_wait_in_syscall(atomic_load(&flood_tid), SYS_futex, -1, 20000);
+	cr_assert_neq(in, 0, "the flooder should wait for room");
+	if (in < 0)
+		usleep(200000);
+	cr_assert_eq(pthread_kill(fl, SIGUSR1), 0);
+	cr_assert(wait_until(is_held, 10000), "the handler should hold the flooder");
+	cr_assert_eq(pthread_create(&cnt, NULL, count_pipe_lines, (void *)(intptr_t)p[0]), 0);
+	cr_assert_eq(pthread_create(&cl, NULL, closer, NULL), 0);
+	cr_expect(wait_until(all_but_held_written, 10000), "%ld of %d lines",
+		  atomic_load(&pipe_lines), atomic_load(&flood_logged));
+	usleep(100000); /* time for a writer that would stop now to do so */
+	atomic_store(&flood_stop, 1);
+	atomic_store(&release_held, 1);
+	void *rc;
+	pthread_join(cl, &rc);
+	cr_expect_eq((intptr_t)rc, 0);
+	pthread_join(fl, NULL);
+	pthread_join(cnt, NULL);
+	close(p[0]);
+	sigaction(SIGUSR1, &old, NULL);
+	cr_expect_eq(atomic_load(&pipe_lines), atomic_load(&flood_logged),
+		     "the call that waited for room during close was written: %ld of %d lines",
+		     atomic_load(&pipe_lines), atomic_load(&flood_logged));
+}
+
 /* ---- failing sinks ------------------------------------------------------- */
 
 Test(log, sink_enospc_counted_not_blocking, .init = setup, .fini = teardown)

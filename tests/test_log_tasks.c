@@ -1,5 +1,6 @@
 /* log: from urt tasks: no loss with 4 threads and 1,000 tasks in block
- * mode, a task waiting for room does not stop its loop, and each task logs
+ * mode, a task waiting for room does not stop its loop (nor touch the
+ * logger once another task of its loop has closed it), and each task logs
  * its own context fields. URT_TEST_THREADS */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -224,6 +225,78 @@ Test(log_tasks, blocked_task_keeps_loop_running, .init = setup, .fini = teardown
 	cr_assert_eq(urt_log_open(&c), 0);
 	close(p[1]);
 	cr_assert_eq(urt_run(ticker_main, NULL, NULL, NULL), 0);
+	close(p[0]);
+}
+
+/* ---- close from a task while another task of its loop waits for room ----- */
+
+/* Close blocks its thread until the writer has drained, so it cannot wait
+ * for a task of its own loop that is parked for room or for a flush: that
+ * task resumes after close has freed the logger, and must not touch it. */
+
+static volatile int closed;
+
+static void *flush_task(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)urt_log_flush(); /* parks: the writer is stuck */
+}
+
+static void *flood_until_closed(void *arg)
+{
+	(void)arg;
+	for (int i = 0; !closed; i++) {
+		URT_LOG_INFO("flood %d padding padding padding padding padding padding", i);
+		logged = i + 1;
+	}
+	return NULL;
+}
+
+static void *close_main(void *arg)
+{
+	(void)arg;
+	urt_task *fl;
+	cr_assert_eq(urt_spawn(&fl, flood_until_closed, NULL, NULL), 0);
+	/* the pipe nobody reads fills, then the flooder's ring: it parks.
+	 * Parked = no progress over 5 sleeps in a row. */
+	int still = 0;
+	uint64_t end = urt_now() + 20 * URT_NS_PER_SEC;
+	while (still < 5 && urt_now() < end) {
+		int l0 = logged;
+		urt_sleep(10 * URT_NS_PER_MS);
+		still = logged == l0 ? still + 1 : 0;
+	}
+	cr_assert_eq(still, 5, "the flooder should be parked for room");
+	urt_task *fu;
+	cr_assert_eq(urt_spawn(&fu, flush_task, NULL, NULL), 0);
+	urt_sleep(10 * URT_NS_PER_MS); /* it parks too */
+	pthread_t dr;
+	cr_assert_eq(pthread_create(&dr, NULL, drain_pipe, NULL), 0);
+	cr_assert_eq(urt_log_close(), 0); /* both are parked on this loop */
+	closed = 1;
+	cr_expect_eq(urt_test_join_within(fl, 10 * URT_NS_PER_SEC, NULL), 0);
+	void *fr = (void *)-1;
+	cr_expect_eq(urt_test_join_within(fu, 10 * URT_NS_PER_SEC, &fr), 0);
+	cr_expect_eq((intptr_t)fr, 0, "close wrote everything: the flush is done");
+	pthread_join(dr, NULL);
+	return NULL;
+}
+
+Test(log_tasks, close_while_tasks_of_its_loop_wait, .init = setup, .fini = teardown,
+     .timeout = 60)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	pipe_rd = p[0];
+	urt_log_config c = {0};
+	c.sink = URT_LOG_SINK_FD;
+	c.fd = p[1];
+	c.buffer_size = 16 << 10;
+	c.no_crash_flush = 1;
+	cr_assert_eq(urt_log_open(&c), 0);
+	close(p[1]);
+	logged = 0;
+	cr_assert_eq(urt_run(close_main, NULL, NULL, NULL), 0);
 	close(p[0]);
 }
 
