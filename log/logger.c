@@ -4,7 +4,7 @@
  * fork(): the child inherits a copy of the logger but not its writer
  * thread. In the child the copy is disabled at once: log calls do nothing,
  * urt_log_flush() and urt_log_close() return -ECHILD (close releases the
- * copy), and urt_log_open() may then start a fresh logger. Records queued
+ * copy and removes the inherited crash handlers), and urt_log_open() may then start a fresh logger. Records queued
  * before the fork are written by the parent only. */
 #include <errno.h>
 #include <sched.h>
@@ -210,6 +210,7 @@ int urt_log_close(void)
 	__atomic_store_n(&urt__log_level, URT_LOG_LVL_OFF, __ATOMIC_RELAXED);
 	if (lg->forked) { /* no writer here: release the inherited copy */
 		atomic_store(&urt__log_g, NULL);
+		urt__log_crash_uninstall(); /* the child inherited the handlers too */
 		pthread_mutex_unlock(&urt__log_lock);
 		lg->own_fd = lg->cfg.sink != URT_LOG_SINK_STDERR;
 		logger_free(lg);

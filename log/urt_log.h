@@ -95,7 +95,7 @@ URT_API int urt_log_open(const urt_log_config *cfg);
  * finds the logger closed (its record is not written, its flush returns
  * 0: close wrote everything before). Returns 0; -ENOENT if no logger is
  * open; -ECHILD in a forked child (the inherited logger is then released
- * without writing; open a new one). */
+ * without writing, and its crash handlers removed; open a new one). */
 URT_API int urt_log_close(void);
 
 /* Return once every record logged (by any thread) before the call has been

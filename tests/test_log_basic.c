@@ -734,6 +734,45 @@ Test(log, fork_child_gets_clear_error, .init = setup, .fini = teardown)
 	free(s);
 }
 
+/* A forked child's close releases the inherited logger and, as any close,
+ * the crash flush's handlers: each fatal signal's disposition is back to
+ * what it was before the parent's open. */
+Test(log, fork_child_close_restores_signal_handlers, .init = setup, .fini = teardown)
+{
+	static const int sigs[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
+	enum { NS = sizeof sigs / sizeof sigs[0] };
+	struct sigaction before[NS], cur;
+	for (int i = 0; i < NS; i++)
+		sigaction(sigs[i], NULL, &before[i]);
+	cr_assert_eq((void *)before[NS - 1].sa_handler, (void *)SIG_DFL); /* sanitizers leave SIGILL */
+	urt_log_config c = file_cfg(path_in("k.log"));
+	c.no_crash_flush = 0;
+	cr_assert_eq(urt_log_open(&c), 0);
+	sigaction(SIGILL, NULL, &cur);
+	cr_assert((cur.sa_flags & SA_SIGINFO) && (void *)cur.sa_sigaction != (void *)SIG_DFL,
+		  "the crash flush is installed on SIGILL");
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		if (urt_log_close() != -ECHILD)
+			_exit(1);
+		int fail = 0;
+		for (int i = 0; i < NS; i++) {
+			sigaction(sigs[i], NULL, &cur);
+			if ((cur.sa_flags & SA_SIGINFO) != (before[i].sa_flags & SA_SIGINFO) ||
+			    (void *)cur.sa_handler != (void *)before[i].sa_handler)
+				fail |= 2 << i;
+		}
+		_exit(fail);
+	}
+	int st = child_status(pid);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "child status %#x (bit 1 << (i + 1): signal i not restored)", st);
+	cr_assert_eq(urt_log_close(), 0);
+	sigaction(SIGILL, NULL, &cur);
+	cr_expect_eq((void *)cur.sa_handler, (void *)SIG_DFL, "restored in the parent too");
+}
+
 /* A string larger than the ring is cut, not overflowing anything. */
 Test(log, huge_string_truncated, .init = setup, .fini = teardown)
 {
