@@ -232,11 +232,38 @@ static bool put_int(struct urt_log_buf *b, int64_t v, char conv, int bits)
 	else PUT_FMT(b, spec, v); \
 	} while (0)
 
+/* Width and precision are capped at URT_LOG_MAX_WIDTH (urt_log.h): padded
+ * as printf would, one argument ("%*d", 100000000) made a line of that
+ * many bytes, and the writer's buffers kept that size until close. A
+ * precision of %s only cuts the string: it is kept. */
+static bool caps_prec(char conv) { return conv != 's'; }
+
+/* The n digits at d (n <= 9), capped */
+static unsigned spec_num(const char *d, unsigned n)
+{
+	unsigned v = 0;
+	for (unsigned i = 0; i < n; i++)
+		v = v * 10 + (unsigned)(d[i] - '0');
+	return v > URT_LOG_MAX_WIDTH ? URT_LOG_MAX_WIDTH : v;
+}
+
+/* '*' arguments (nstar in star[], width first), capped */
+static void cap_stars(int64_t *star, const struct urt_log_spec *sp, char conv)
+{
+	const int64_t m = URT_LOG_MAX_WIDTH;
+	if (sp->star_w) /* negative: '-' flag and its magnitude */
+		star[0] = star[0] > m ? m : star[0] < -m ? -m : star[0];
+	if (sp->star_p && caps_prec(conv)) { /* negative: no precision */
+		int64_t *p = &star[sp->star_w];
+		*p = *p > m ? m : *p;
+	}
+}
+
 /* The spec as snprintf gets it: '%', each flag once, width and precision
- * ('*' or their digits without leading zeros), then len and conv. A printf
- * spec may be any length ("%.000000000000000000000000000000001d"); this
- * one is at most 31 bytes. false for a width or precision of more than 9
- * digits: printf fails on those (EOVERFLOW), the spec is printed instead. */
+ * ('*' or their value, capped), then len and conv. A printf spec may be
+ * any length ("%.000000000000000000000000000000001d"); this one is at most
+ * 24 bytes. false for a width or precision of more than 9 digits: printf
+ * fails on those (EOVERFLOW), the spec is printed instead. */
 static bool make_spec(char o[40], const struct urt_log_spec *sp, const char *len, char conv)
 {
 	static const char flag_chars[] = "-+ #0'I"; /* in URT_LOG_F_* bit order */
@@ -249,16 +276,19 @@ static bool make_spec(char o[40], const struct urt_log_spec *sp, const char *len
 			o[k++] = flag_chars[i];
 	if (sp->star_w)
 		o[k++] = '*';
-	for (unsigned i = 0; i < sp->wlen; i++) /* width is NULL without digits */
-		o[k++] = sp->width[i];
+	else if (sp->wlen) /* width is NULL without digits */
+		k += (size_t)snprintf(o + k, 12, "%u", spec_num(sp->width, sp->wlen));
 	if (sp->has_prec) {
 		o[k++] = '.';
 		if (sp->star_p)
 			o[k++] = '*';
 		else if (!sp->plen)
 			o[k++] = '0';
-		for (unsigned i = 0; i < sp->plen; i++)
-			o[k++] = sp->prec[i];
+		else if (caps_prec(conv))
+			k += (size_t)snprintf(o + k, 12, "%u", spec_num(sp->prec, sp->plen));
+		else
+			for (unsigned i = 0; i < sp->plen; i++)
+				o[k++] = sp->prec[i];
 	}
 	while (*len)
 		o[k++] = *len++;
@@ -319,6 +349,7 @@ void urt__log_format_msg(struct urt_log_buf *b, const struct urt_log_rec *rec)
 		if (sp.star_p)
 			next_arg(&a, end, &left, &star[nstar++], 8);
 		char conv = sp.conv;
+		cap_stars(star, &sp, conv);
 		if (sp.kind < 0) { /* "%5%" prints '%'; an unknown conversion itself */
 			if (conv == '%')
 				urt__log_buf_put(b, "%", 1);

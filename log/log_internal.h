@@ -25,6 +25,7 @@
 #define URT_LOG_RING_WRITE_MIN (64u << 10) /* smaller batches: plain writev (writer.c) */
 #define URT_LOG_WRITE_TRIES 3       /* attempts per batch before it is given up */
 #define URT_LOG_MAX_ROTATE 1000     /* rotate_count limit (urt_log.h) */
+#define URT_LOG_MAX_WIDTH 4096      /* printf width / precision cap (urt_log.h) */
 
 /* Kinds of printf arguments, as the call site reads them from its va_list. */
 enum urt_log_arg {

@@ -12,8 +12,10 @@
  * %s arguments are copied at the call. Not supported (the spec is printed
  * as it is and its argument skipped): %n, and wide strings (%ls, %S: only a
  * pointer could be queued). %lc and %C print the wide character as printf
- * does in the process's locale. Functions return >= 0 or -errno; none sets
- * errno.
+ * does in the process's locale. A width or precision above 4096 (written
+ * or given by '*') is taken as 4096, so one argument cannot make a line of
+ * megabytes; the precision of %s, which only cuts, is kept. Functions
+ * return >= 0 or -errno; none sets errno.
  */
 #ifndef URT_LOG_H
 #define URT_LOG_H

@@ -862,6 +862,40 @@ Test(log, odd_conversions_keep_arguments_in_step, .init = setup, .fini = teardow
 	free(s);
 }
 
+/* A width or precision above 4096 is taken as 4096 (urt_log.h): padded as
+ * printf would, one argument made a line of megabytes, and the writer's
+ * buffers stayed that size until close. The precision of %s only cuts: it
+ * is kept. */
+Test(log, huge_width_and_precision_capped, .init = setup, .fini = teardown)
+{
+	urt_log_config c = file_cfg(path_in("w.log"));
+	cr_assert_eq(urt_log_open(&c), 0);
+	URT_LOG_INFO("[%*d]", 10000000, 1);
+	URT_LOG_INFO("[%*d]", -10000000, 2);
+	URT_LOG_INFO("[%.*d]", 10000000, 3);
+	URT_LOG_INFO("[%10000000d]", 4);
+	URT_LOG_INFO("[%*.*f]", 10000000, 10000000, 0.5);
+	URT_LOG_INFO("[%.*s] [%.*s]", 10000000, "kept whole", 4, "cut here");
+	cr_assert_eq(urt_log_flush(), 0);
+	size_t lines;
+	char *s = slurp(path_in("w.log"), &lines);
+	cr_expect_eq(lines, 6);
+	cr_expect_lt(strlen(s), 6 * (4096 + 200) + 4096, "%zu bytes", strlen(s));
+	static char want[3 * 4096];
+	snprintf(want, sizeof want, "[%*d]\n", 4096, 1);
+	cr_expect_not_null(strstr(s, want), "width 10000000 as 4096");
+	snprintf(want, sizeof want, "[%*d]\n", -4096, 2);
+	cr_expect_not_null(strstr(s, want), "width -10000000 as -4096");
+	snprintf(want, sizeof want, "[%.*d]\n", 4096, 3);
+	cr_expect_not_null(strstr(s, want), "precision 10000000 as 4096");
+	snprintf(want, sizeof want, "[%4096d]\n", 4);
+	cr_expect_not_null(strstr(s, want), "written width 10000000 as 4096");
+	snprintf(want, sizeof want, "[%*.*f]\n", 4096, 4096, 0.5);
+	cr_expect_not_null(strstr(s, want), "both");
+	cr_expect_not_null(strstr(s, "[kept whole] [cut ]\n"));
+	free(s);
+}
+
 /* %p takes width and flags as printf does; %lc prints the wide character;
  * %ls is not supported (only a pointer would be queued): its spec is
  * printed and its argument skipped. */
