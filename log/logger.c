@@ -4,8 +4,9 @@
  * fork(): the child inherits a copy of the logger but not its writer
  * thread. In the child the copy is disabled at once: log calls do nothing,
  * urt_log_flush() and urt_log_close() return -ECHILD (close releases the
- * copy and removes the inherited crash handlers), and urt_log_open() may then start a fresh logger. Records queued
- * before the fork are written by the parent only. */
+ * copy and removes the inherited crash handlers), and urt_log_open() may
+ * then start a fresh logger. Records queued before the fork are written by
+ * the parent only. */
 #include <errno.h>
 #include <sched.h>
 #include <linux/futex.h>
