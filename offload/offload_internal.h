@@ -112,7 +112,8 @@ struct urt__pool {
 	unsigned queued;                 /* main queue + class queues (stats) */
 	unsigned queued_main;            /* main queue only: what queue_bound limits */
 	unsigned nwaiting;               /* jobs on the classes' waiting lists */
-	bool stopping;                   /* shutdown: workers exit when out of work */
+	unsigned stopping;               /* shutdowns under way (a count: see pool_stop);
+					  * while any is, workers exit when out of work */
 	bool monitor_running;            /* the monitor thread exists (or starts) */
 	bool monitor_start;              /* unlock_and_spawn must start it */
 	bool mon_sleeping;               /* in its untimed wait: signal mon_cv */

@@ -997,17 +997,21 @@ int urt_offload_stats_get(int pool, urt_offload_stats *out)
 	return 0;
 }
 
+/* Counted, not a flag: with two shutdowns at once, the first to see the
+ * pool empty must not end the other's stop. A submission right after it
+ * (allowed) starts a worker, which would then go idle for its keep-alive,
+ * 10 s, with the other shutdown waiting for it. */
 static void pool_stop(struct urt__pool *p)
 {
 	pthread_mutex_lock(&p->mu);
-	p->stopping = true;
+	p->stopping++;
 	for (struct urt__worker *w = p->idle; w; w = w->next)
 		pthread_cond_signal(&w->cv);
 	pthread_cond_signal(&p->mon_cv);
 	publish(p); /* no more lock-free pushes */
 	while (p->nthreads || p->monitor_running)
 		pthread_cond_wait(&p->drained, &p->mu);
-	p->stopping = false;
+	p->stopping--;
 	pool_unlock(p);
 }
 

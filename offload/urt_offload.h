@@ -91,6 +91,9 @@ URT_API int urt_offload_stats_get(int pool, urt_offload_stats *out);
 
 /* Let every queued and running job finish, then stop all workers and wait
  * for their threads to exit. Later submissions start the pools again.
+ * Several threads may call it at once: each stops the pools until it
+ * returns, so a submission made meanwhile (one may return first) gets a
+ * worker that leaves when out of work instead of after its keep-alive.
  * Returns 0; -EDEADLK if called from a worker (a job). */
 URT_API int urt_offload_shutdown(void);
 

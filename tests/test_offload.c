@@ -5,11 +5,13 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include "check_offload.h"
@@ -736,6 +738,93 @@ Test(offload, idle_workers_exit_after_keep_alive, .timeout = 10)
 {
 	cr_assert_eq(urt_offload_configure(&(urt_offload_config){.keep_alive_ns = 300 * MS}), 0);
 	urt_test_run_offload(keep_alive_main, NULL);
+}
+
+/* Two shutdowns at once, and a submission right after the first returns
+ * (allowed: it starts the pool again): the second must still stop the
+ * worker that submission started, not wait out its keep-alive (10 s).
+ * The second is held in a signal handler from the moment both wait until
+ * the first has returned and its job has run: the order is forced, not
+ * left to the scheduler. */
+static atomic_int handler_holding, handler_release;
+
+static void hold_in_handler(int sig)
+{
+	(void)sig;
+	atomic_store(&handler_holding, 1);
+	while (!atomic_load(&handler_release))
+		nanosleep(&(struct timespec){.tv_nsec = 100 * 1000}, NULL);
+}
+
+struct shutdown_thread {
+	pthread_t th;
+	atomic_int tid, done;
+	int r;
+};
+
+static void *shutdown_thread_main(void *arg)
+{
+	struct shutdown_thread *s = arg;
+	atomic_store(&s->tid, urt_test_tid());
+	s->r = urt_offload_shutdown();
+	atomic_store(&s->done, 1);
+	return NULL;
+}
+
+/* Start a thread that calls urt_offload_shutdown and see it wait. */
+static void shutdown_thread_start(struct shutdown_thread *s)
+{
+	cr_assert_eq(pthread_create(&s->th, NULL, shutdown_thread_main, s), 0);
+	while (!atomic_load(&s->tid))
+		usleep(500);
+	int seen = urt_test_wait_in_syscall(atomic_load(&s->tid), SYS_futex, -1, WAIT_MS);
+	if (seen < 0)
+		usleep(50 * 1000); /* /proc cannot tell: a generous guess */
+	else
+		cr_assert_eq(seen, 1, "the shutdown did not wait for the running job");
+	cr_assert_not(atomic_load(&s->done));
+}
+
+static bool wait_flag_ms(atomic_int *flag, uint64_t ms)
+{
+	for (uint64_t end = urt_test_mono_ms() + ms; !atomic_load(flag) && urt_test_mono_ms() < end;)
+		usleep(500);
+	return atomic_load(flag);
+}
+
+Test(offload, concurrent_shutdowns_return_promptly, .timeout = 30)
+{
+	gate_reset();
+	struct sigaction sa = {.sa_handler = hold_in_handler, .sa_flags = SA_RESTART};
+	sigemptyset(&sa.sa_mask);
+	cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+	urt_future *held;
+	cr_assert_eq(urt_to_thread_try(gated_job, NULL, &held), 0);
+	while (atomic_load(&gate_entered) < 1)
+		usleep(500);
+	struct shutdown_thread a = {0}, b = {0};
+	shutdown_thread_start(&a);
+	shutdown_thread_start(&b);
+	cr_assert_eq(pthread_kill(b.th, SIGUSR1), 0);
+	cr_assert(wait_flag_ms(&handler_holding, WAIT_MS));
+	atomic_store(&gate_open, 1); /* the last worker ends: a returns, b is held */
+	cr_assert(wait_flag_ms(&a.done, WAIT_MS), "the first shutdown did not return");
+	cr_expect_eq(a.r, 0);
+	urt_future *f;
+	void *res = NULL;
+	cr_assert_eq(urt_to_thread_try(urt_test_identity, (void *)(intptr_t)7, &f), 0);
+	cr_expect_eq(urt_future_wait(f, UINT64_MAX, &res), 0);
+	cr_expect_eq((intptr_t)res, 7);
+	urt_future_release(f);
+	atomic_store(&handler_release, 1);
+	cr_expect(wait_flag_ms(&b.done, 3000),
+		  "the second shutdown waited for a worker that its stop no longer applied to");
+	pthread_join(a.th, NULL);
+	pthread_join(b.th, NULL);
+	cr_expect_eq(b.r, 0);
+	cr_expect_eq(urt_future_wait(held, UINT64_MAX, NULL), 0);
+	urt_future_release(held);
+	cr_assert_eq(urt_offload_shutdown(), 0);
 }
 
 /* ---- futures from plain threads ------------------------------------------------ */
