@@ -207,10 +207,14 @@ static void keep_record(urt_loop *l)
 /* The ring keeps failing with work in flight: give the loop up. Its
  * memory is never freed and its ring never closed (the kernel may still
  * write into task stacks and the backend), it refuses submissions, and
- * the thread may start a new loop. */
+ * the thread may start a new loop. Messages posted before it closed still
+ * run once, as urt_loop_destroy's last drain runs them: each sees the loop
+ * closing and lets its poster go (a submission's future gets -ESHUTDOWN)
+ * instead of waiting for ever in a dead inbox. */
 static void abandon(urt_loop *l)
 {
 	urt__inbox_set_state(l, URT_LOOP_CLOSED);
+	urt__inbox_drain(l);
 	urt__stall_loop_stop(l);
 	urt__this_loop = NULL;
 	keep_record(l);

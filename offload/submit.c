@@ -63,9 +63,11 @@ static void spawn_run(urt_loop *l, struct urt_remote *m)
 
 static void cancel_run(urt_loop *l, struct urt_remote *m)
 {
-	(void)l;
 	struct submission *s = SUB_OF(m, cancel);
-	if (s->task)
+	/* a closing loop has cancelled its tasks itself; an abandoned one
+	 * (core/loop.c, wind_down) runs its last messages with a broken
+	 * ring, which cancelling I/O would need */
+	if (s->task && !urt__loop_closing(l))
 		urt_cancel(s->task);
 	urt__future_unref(&s->f);
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include "check_offload.h"
 #include "urt_ctx.h"
+#include "urt_fault.h"
 #include "urt_offload.h"
 
 #define MS URT_NS_PER_MS
@@ -1054,3 +1055,59 @@ Test(offload, abandoned_job_keeps_task_stack, .timeout = 20)
 	gate_reset();
 	urt_test_run_offload(stack_kept_main, NULL);
 }
+
+/* ---- a loop abandoned with submissions in its inbox --------------------------- */
+
+#ifdef URT_FAULT_INJECTION
+/* Each link of a chain submits the next one to its own loop, starts a read
+ * that stays in flight (so the tick enters the ring) and ends. With the
+ * ring broken, every tick fails: the loop winds down and is abandoned while
+ * a link's spawn message waits in its inbox, posted after the last tick
+ * took the inbox. Its submitter must hear -ESHUTDOWN, not wait for ever. */
+#define CHAIN_MAX 64
+static urt_future *chain[CHAIN_MAX];
+static atomic_int chain_started;
+static int chain_pipe[2];
+
+static void *chain_link(void *arg)
+{
+	intptr_t i = (intptr_t)arg;
+	atomic_fetch_add(&chain_started, 1);
+	if (i + 1 < CHAIN_MAX)
+		cr_assert_eq(urt_submit(urt_loop_current(), chain_link, (void *)(i + 1), &chain[i + 1]), 0);
+	cr_assert_eq(urt_spawn(NULL, urt_test_read_byte, (void *)(intptr_t)chain_pipe[0], NULL), 0);
+	return arg;
+}
+
+static void *chain_main(void *arg)
+{
+	(void)arg;
+	/* keeps the run going once the main task has ended */
+	cr_assert_eq(urt_spawn(NULL, urt_test_read_byte, (void *)(intptr_t)chain_pipe[0], NULL), 0);
+	cr_assert_eq(urt_fault_set(URT_FAULT_ENTER, -1, -EFAULT), 0);
+	cr_assert_eq(urt_submit(urt_loop_current(), chain_link, NULL, &chain[0]), 0);
+	return NULL;
+}
+
+Test(offload, abandoned_loop_fails_pending_submissions, .timeout = 30)
+{
+	cr_assert_eq(pipe(chain_pipe), 0);
+	int r = urt_run(chain_main, NULL, &(urt_config){.stall_ns = UINT64_MAX}, NULL);
+	urt_fault_set(URT_FAULT_ENTER, 0, -1);
+	cr_assert_eq(r, -EFAULT);
+	cr_assert_null(urt_loop_current(), "the loop was abandoned");
+	int started = atomic_load(&chain_started);
+	cr_assert_lt(started, CHAIN_MAX, "the chain outran the broken ring");
+	void *res = NULL;
+	for (int i = 0; i < started; i++) {
+		cr_expect_eq(urt_future_wait(chain[i], UINT64_MAX, &res), 0, "link %d", i);
+		cr_expect_eq((intptr_t)res, i);
+		urt_future_release(chain[i]);
+	}
+	cr_expect_eq(urt_future_wait(chain[started], 2000 * MS, &res), -ESHUTDOWN,
+		     "the submission left in the abandoned loop's inbox");
+	urt_future_release(chain[started]);
+	close(chain_pipe[0]);
+	close(chain_pipe[1]);
+}
+#endif
