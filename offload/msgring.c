@@ -10,7 +10,15 @@
  * its task work) when it closes is still reaped by the teardown's last
  * poll, where the message sees urt__loop_closing(). The sender gets a CQE
  * only on failure (IOSQE_CQE_SKIP_SUCCESS): then it falls back to the
- * inbox. */
+ * inbox. That CQE is not counted in the sender's l->inflight (a success
+ * posts none to uncount it), and need not be: the kernel fails an
+ * IORING_MSG_DATA message while it submits it (only an IOPOLL target, which
+ * urt never makes, sends it to io-wq), so the CQE is in the CQ before
+ * io_uring_submit returns. The sender's next poll reaps it, and if the
+ * loop ends first, its teardown does: urt__wake_fini polls until the
+ * cancelled eventfd read's CQE, queued after this one, has been reaped.
+ * It wakes none of the sender's tasks, so no deadlock verdict and no end
+ * of a run needs to wait for it. */
 #include "offload_internal.h"
 #include "uring_internal.h"
 
