@@ -208,6 +208,24 @@ static void *unregister_refused(void *arg)
 }
 
 Test(net_features, refused_unregister_keeps_the_table) { urt_test_run(unregister_refused, NULL); }
+
+/* No memory for the copy of the buffer list: -ENOMEM and nothing
+ * registered (the buffers cannot be used, a later registration works). */
+static void *register_no_memory(void *arg)
+{
+	(void)arg;
+	static char mem[4096];
+	struct iovec iov = {mem, sizeof mem};
+	cr_assert_eq(urt_fault_set(URT_FAULT_ALLOC, 1, -ENOMEM), 0);
+	cr_expect_eq(urt_buffers_register(&iov, 1), -ENOMEM);
+	urt_fault_set(URT_FAULT_ALLOC, 0, -1);
+	cr_expect_eq(urt_buffers_unregister(), -ENXIO, "nothing was registered");
+	cr_assert_eq(urt_buffers_register(&iov, 1), 0);
+	cr_expect_eq(urt_buffers_unregister(), 0);
+	return NULL;
+}
+
+Test(net_features, register_buffers_no_memory) { urt_test_run(register_no_memory, NULL); }
 #endif
 
 /* ---- openat2 ------------------------------------------------------------------ */

@@ -100,7 +100,7 @@ int urt_buffers_register(const struct iovec *iov, unsigned n)
 		return -EINVAL;
 	if (reg.bufs_loop == l)
 		return -EBUSY;
-	struct iovec *copy = malloc(n * sizeof *copy);
+	struct iovec *copy = urt__fault(URT_FAULT_ALLOC) ? NULL : malloc(n * sizeof *copy);
 	if (!copy)
 		return -ENOMEM;
 	memcpy(copy, iov, n * sizeof *copy);
