@@ -436,6 +436,16 @@ static urt_loop *step_loop(void *sleeper_arg)
 	return l;
 }
 
+/* Three steps of l in a row whose io_uring_enter fails: enough to wind the
+ * loop down (or abandon it, if the ring stays broken). */
+static void fail_three_steps(urt_loop *l)
+{
+	cr_assert_eq(urt_fault_set(URT_FAULT_ENTER, -1, -EFAULT), 0);
+	for (int i = 0; i < 3; i++)
+		cr_expect_eq(urt_loop_step(l, MS), -EFAULT, "step %d", i);
+	urt_fault_set(URT_FAULT_ENTER, 0, -1);
+}
+
 /* Two failed steps are retried by the next step: the task is untouched. */
 Test(fault, step_retries_ring_errors, .timeout = 60)
 {
@@ -459,10 +469,7 @@ Test(fault, step_retries_ring_errors, .timeout = 60)
 Test(fault, step_winds_down_after_three_failures, .timeout = 60)
 {
 	urt_loop *l = step_loop((void *)1);
-	cr_assert_eq(urt_fault_set(URT_FAULT_ENTER, -1, -EFAULT), 0);
-	for (int i = 0; i < 3; i++)
-		cr_expect_eq(urt_loop_step(l, MS), -EFAULT, "step %d", i);
-	urt_fault_set(URT_FAULT_ENTER, 0, -1);
+	fail_three_steps(l);
 	cr_assert_eq(urt_loop_current(), l);
 	cr_expect(step_done, "the wind-down ran the task to its end");
 	cr_expect_eq(step_result, -ECANCELED, "the wind-down cancelled the task");
@@ -476,10 +483,7 @@ Test(fault, step_winds_down_after_three_failures, .timeout = 60)
 Test(fault, step_counts_failures_afresh_after_a_wind_down, .timeout = 60)
 {
 	urt_loop *l = step_loop((void *)1);
-	cr_assert_eq(urt_fault_set(URT_FAULT_ENTER, -1, -EFAULT), 0);
-	for (int i = 0; i < 3; i++)
-		cr_expect_eq(urt_loop_step(l, MS), -EFAULT, "step %d", i);
-	urt_fault_set(URT_FAULT_ENTER, 0, -1);
+	fail_three_steps(l);
 	cr_assert(step_done, "wound down");
 	step_done = 0;
 	step_result = 1;
@@ -550,10 +554,7 @@ Test(fault, step_abandons_a_broken_loop, .timeout = 60)
 	cr_assert_eq(urt_loop_create(&l, &(urt_config){.stall_ns = UINT64_MAX}), 0);
 	cr_assert_eq(urt_spawn(NULL, pipe_reader, &p[0], NULL), 0);
 	cr_assert_eq(urt_loop_step(l, 0), 1); /* the read is submitted */
-	cr_assert_eq(urt_fault_set(URT_FAULT_ENTER, -1, -EFAULT), 0);
-	for (int i = 0; i < 3; i++)
-		cr_expect_eq(urt_loop_step(l, MS), -EFAULT, "step %d", i);
-	urt_fault_set(URT_FAULT_ENTER, 0, -1);
+	fail_three_steps(l);
 	cr_expect_null(urt_loop_current(), "abandoned");
 	cr_expect_eq(urt_loop_step(l, MS), -EINVAL);
 	cr_expect_eq(urt_loop_destroy(l), -EINVAL);

@@ -539,15 +539,7 @@ static bool all_but_held_written(void)
 Test(log, close_lets_thread_waiting_for_room_finish, .init = setup, .fini = teardown,
      .timeout = 60)
 {
-	int p[2];
-	cr_assert_eq(pipe(p), 0);
-	urt_log_config c = {0};
-	c.sink = URT_LOG_SINK_FD;
-	c.fd = p[1];
-	c.buffer_size = 16 << 10;
-	c.no_crash_flush = 1;
-	cr_assert_eq(urt_log_open(&c), 0);
-	close(p[1]);
+	int rd = urt_test_log_open_pipe();
 	struct sigaction sa = {0}, old;
 	sa.sa_handler = hold_handler; /* no SA_RESTART: the futex wait ends */
 	cr_assert_eq(sigaction(SIGUSR1, &sa, &old), 0);
@@ -563,7 +555,7 @@ Test(log, close_lets_thread_waiting_for_room_finish, .init = setup, .fini = tear
 		usleep(200000);
 	cr_assert_eq(pthread_kill(fl, SIGUSR1), 0);
 	cr_assert(wait_until(is_held, 10000), "the handler should hold the flooder");
-	cr_assert_eq(pthread_create(&cnt, NULL, count_pipe_lines, (void *)(intptr_t)p[0]), 0);
+	cr_assert_eq(pthread_create(&cnt, NULL, count_pipe_lines, (void *)(intptr_t)rd), 0);
 	cr_assert_eq(pthread_create(&cl, NULL, closer, NULL), 0);
 	cr_expect(wait_until(all_but_held_written, 10000), "%ld of %d lines",
 		  atomic_load(&pipe_lines), atomic_load(&flood_logged));
@@ -575,7 +567,7 @@ Test(log, close_lets_thread_waiting_for_room_finish, .init = setup, .fini = tear
 	cr_expect_eq((intptr_t)rc, 0);
 	pthread_join(fl, NULL);
 	pthread_join(cnt, NULL);
-	close(p[0]);
+	close(rd);
 	sigaction(SIGUSR1, &old, NULL);
 	cr_expect_eq(atomic_load(&pipe_lines), atomic_load(&flood_logged),
 		     "the call that waited for room during close was written: %ld of %d lines",

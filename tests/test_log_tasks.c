@@ -214,18 +214,9 @@ static void *ticker_main(void *arg)
 
 Test(log_tasks, blocked_task_keeps_loop_running, .init = setup, .fini = teardown, .timeout = 60)
 {
-	int p[2];
-	cr_assert_eq(pipe(p), 0);
-	pipe_rd = p[0];
-	urt_log_config c = {0};
-	c.sink = URT_LOG_SINK_FD;
-	c.fd = p[1];
-	c.buffer_size = 16 << 10;
-	c.no_crash_flush = 1;
-	cr_assert_eq(urt_log_open(&c), 0);
-	close(p[1]);
+	pipe_rd = urt_test_log_open_pipe();
 	cr_assert_eq(urt_run(ticker_main, NULL, NULL, NULL), 0);
-	close(p[0]);
+	close(pipe_rd);
 }
 
 /* ---- close from a task while another task of its loop waits for room ----- */
@@ -285,19 +276,10 @@ static void *close_main(void *arg)
 Test(log_tasks, close_while_tasks_of_its_loop_wait, .init = setup, .fini = teardown,
      .timeout = 60)
 {
-	int p[2];
-	cr_assert_eq(pipe(p), 0);
-	pipe_rd = p[0];
-	urt_log_config c = {0};
-	c.sink = URT_LOG_SINK_FD;
-	c.fd = p[1];
-	c.buffer_size = 16 << 10;
-	c.no_crash_flush = 1;
-	cr_assert_eq(urt_log_open(&c), 0);
-	close(p[1]);
+	pipe_rd = urt_test_log_open_pipe();
 	logged = 0;
 	cr_assert_eq(urt_run(close_main, NULL, NULL, NULL), 0);
-	close(p[0]);
+	close(pipe_rd);
 }
 
 /* ---- context fields: interleaved tasks each log their own trace id ------- */

@@ -213,3 +213,17 @@ int urt_test_join_within(urt_task *t, uint64_t ns, void **res)
 	urt_deadline_exit(&d);
 	return r;
 }
+
+int urt_test_log_open_pipe(void)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	urt_log_config c = {0};
+	c.sink = URT_LOG_SINK_FD;
+	c.fd = p[1];
+	c.buffer_size = 16 << 10;
+	c.no_crash_flush = 1;
+	cr_assert_eq(urt_log_open(&c), 0);
+	close(p[1]);
+	return p[0];
+}

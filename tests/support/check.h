@@ -59,6 +59,11 @@ uint64_t urt_test_mono_ms(void);
  * caller then falls back to a delay). */
 int urt_test_wait_in_syscall(int tid, long nr, long nr2, int timeout_ms);
 
+/* Open the logger with a small ring (16 KiB, so producers soon wait for
+ * room) writing into a pipe, without crash handlers; returns the pipe's
+ * read end (the write end is the logger's: close ends it). */
+int urt_test_log_open_pipe(void);
+
 /* A task body: one urt_read of a byte from fd ((intptr_t)arg); returns
  * its result. With a pipe nobody writes, I/O that stays in flight. */
 void *urt_test_read_byte(void *fd);
