@@ -537,6 +537,18 @@ Test(fault, fallback_timeout_outlives_a_failed_enter, .timeout = 60)
 	cr_expect_eq(urt_loop_destroy(l), 0);
 }
 
+
+/* l was abandoned: it is no longer the thread's loop, refuses steps and
+ * destroy, and the thread may run a new loop. */
+static void expect_abandoned(urt_loop *l)
+{
+	cr_expect_null(urt_loop_current(), "abandoned");
+	cr_expect_eq(urt_loop_step(l, MS), -EINVAL);
+	cr_expect_eq(urt_loop_destroy(l), -EINVAL);
+	void *res = NULL;
+	cr_expect_eq(urt_run(nothing, (void *)7, NULL, &res), 0);
+	cr_expect_eq(res, (void *)7);
+}
 /* A read stays in flight on a ring that stays broken: cancelling it needs
  * the ring, so the loop is abandoned, not freed, and the thread can run a
  * new one. */
@@ -555,12 +567,7 @@ Test(fault, step_abandons_a_broken_loop, .timeout = 60)
 	cr_assert_eq(urt_spawn(NULL, pipe_reader, &p[0], NULL), 0);
 	cr_assert_eq(urt_loop_step(l, 0), 1); /* the read is submitted */
 	fail_three_steps(l);
-	cr_expect_null(urt_loop_current(), "abandoned");
-	cr_expect_eq(urt_loop_step(l, MS), -EINVAL);
-	cr_expect_eq(urt_loop_destroy(l), -EINVAL);
-	void *res = NULL;
-	cr_expect_eq(urt_run(nothing, (void *)7, NULL, &res), 0);
-	cr_expect_eq(res, (void *)7);
+	expect_abandoned(l);
 	close(p[1]);
 	close(p[0]);
 }
@@ -582,12 +589,8 @@ Test(fault, destroy_abandons_a_loop_on_a_broken_ring, .timeout = 60)
 	cr_assert_eq(urt_fault_set(URT_FAULT_ENTER, -1, -EFAULT), 0);
 	cr_expect_eq(urt_loop_destroy(l), -EFAULT);
 	urt_fault_set(URT_FAULT_ENTER, 0, -1);
-	cr_expect_null(urt_loop_current(), "abandoned");
 	cr_expect_eq(urt_test_fd_count(), fds, "the ring holding the read was closed");
-	cr_expect_eq(urt_loop_destroy(l), -EINVAL);
-	void *res = NULL;
-	cr_expect_eq(urt_run(nothing, (void *)7, NULL, &res), 0);
-	cr_expect_eq(res, (void *)7);
+	expect_abandoned(l);
 	close(p[1]);
 	close(p[0]);
 }
