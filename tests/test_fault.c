@@ -537,7 +537,6 @@ Test(fault, fallback_timeout_outlives_a_failed_enter, .timeout = 60)
 	cr_expect_eq(urt_loop_destroy(l), 0);
 }
 
-
 /* l was abandoned: it is no longer the thread's loop, refuses steps and
  * destroy, and the thread may run a new loop. */
 static void expect_abandoned(urt_loop *l)
@@ -549,6 +548,7 @@ static void expect_abandoned(urt_loop *l)
 	cr_expect_eq(urt_run(nothing, (void *)7, NULL, &res), 0);
 	cr_expect_eq(res, (void *)7);
 }
+
 /* A read stays in flight on a ring that stays broken: cancelling it needs
  * the ring, so the loop is abandoned, not freed, and the thread can run a
  * new one. */
