@@ -110,7 +110,7 @@ struct urt_logger {
 	unsigned nrings;
 	pthread_t thread;            /* the writer */
 	bool thread_started;
-	_Atomic int stop;            /* close requested */
+	_Atomic int stop;            /* 1: close requested; 2: the writer stops (ring.c) */
 	_Atomic uint32_t wake;       /* futex: bumped to wake the writer */
 	_Atomic int writer_sleeping; /* the writer is (about to be) in futex wait */
 	_Atomic uint32_t room;       /* futex: bumped when the writer freed ring room */

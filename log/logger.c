@@ -228,7 +228,7 @@ int urt_log_close(void)
 	urt__log_crash_uninstall();
 	pthread_mutex_unlock(&urt__log_lock);
 	/* the writer stopped once no plain thread waited for room; one that
-	 * started waiting since finds no room: release it (it drops) */
+	 * started waiting since sees stop == 2 and drops: wake it */
 	atomic_fetch_add(&lg->room, 1);
 	urt__log_futex_wake(&lg->room);
 	while (atomic_load(&lg->room_waiters)) /* until they are done with their rings */

@@ -145,17 +145,21 @@ void *urt__log_ring_wait_room(struct urt_logger *lg, struct urt_log_ring *r, uin
 	 * measured worse, the spinner takes the CPU the writer needs). It
 	 * stays counted in room_waiters until it is done with r: close frees
 	 * the rings only once no thread is counted, and the writer stops only
-	 * then, so a record that got room during close is still written. */
+	 * then, so a record that got room during close is still written. The
+	 * writer that is about to stop sets stop to 2, then reads
+	 * room_waiters (writer.c); a thread counts itself, then reads stop:
+	 * one of the two sees the other, so a thread either drops or has the
+	 * writer go on until its record is written. */
 	atomic_fetch_add(&lg->room_waiters, 1);
 	for (;;) {
 		uint32_t seq = atomic_load(&lg->room);
+		if (atomic_load(&lg->stop) == 2) /* the writer stops: no room will come */
+			break;
 		void *p = urt__log_ring_reserve(r, size, pos);
 		if (p) {
 			*waiter = true; /* the caller leaves room_waiters after the publish */
 			return p;
 		}
-		if (atomic_load(&lg->stop) == 2) /* the writer is gone: no room will come */
-			break;
 		urt__log_wake_writer(lg);
 		urt__log_futex_wait(&lg->room, seq, 10000000);
 	}

@@ -425,9 +425,20 @@ void *urt__log_writer_main(void *arg)
 		}
 		if (stop) {
 			/* a plain thread that got room publishes before it
-			 * leaves room_waiters (ring.c): read that first */
-			if (n == 0 && !atomic_load(&lg->room_waiters) && rings_empty(lg))
-				break;
+			 * leaves room_waiters (ring.c): read that first. Then
+			 * say "stopping" and read it again: a thread that
+			 * counted itself meanwhile either saw the 2 (it drops)
+			 * or is seen here (the writer goes on for its record) */
+			if (n == 0 && !atomic_load(&lg->room_waiters) && rings_empty(lg)) {
+				atomic_store(&lg->stop, 2);
+				if (!atomic_load(&lg->room_waiters) && rings_empty(lg))
+					break;
+				atomic_store(&lg->stop, 1);
+			}
+			if (n == 0) { /* a waiting thread was slow: do not spin on the lock */
+				uint32_t seq = atomic_load(&lg->wake);
+				urt__log_futex_wait(&lg->wake, seq, 100000);
+			}
 			continue;
 		}
 		urt__log_clock_recalibrate();
