@@ -90,9 +90,11 @@ typedef struct urt_log_config {
 URT_API int urt_log_open(const urt_log_config *cfg);
 
 /* Drain everything queued, write it, stop the writer, close the sink.
- * Log calls on other threads must have stopped first, except plain
- * threads waiting for room (block policy): close lets them finish and
- * writes their records. A task of the calling thread's own loop that waits
+ * Log calls on other threads must have ended first (a call still running
+ * may touch the freed logger). Close does let a plain thread it finds
+ * waiting for room (block policy) finish: its record is written, or
+ * dropped and counted if the writer was already stopping. A task of the
+ * calling thread's own loop that waits
  * for room or in urt_log_flush cannot run until close returns: it then
  * finds the logger closed (its record is not written, its flush returns
  * 0: close wrote everything before). Returns 0; -ENOENT if no logger is
