@@ -104,7 +104,9 @@ URT_API int urt_loop_create(urt_loop **out, const urt_config *cfg);
  * third failure in a row the loop winds down as urt_run does: every task
  * is cancelled and run to its end (then urt_loop_destroy works), or, if
  * the ring stays broken, the loop is abandoned (its memory is kept, the
- * thread has no loop and may create one; this loop's calls get -EINVAL). */
+ * thread has no loop and may create one; this loop's calls get -EINVAL).
+ * After a wind-down the loop survives, failures are counted afresh. An
+ * abandoned loop is told by urt_loop_current() returning NULL. */
 URT_API int urt_loop_step(urt_loop *loop, uint64_t timeout_ns);
 /* An eventfd that becomes readable whenever the loop has completions to
  * process: poll it from another event loop and call urt_loop_step. Call
