@@ -220,15 +220,22 @@ static void abandon(urt_loop *l)
 	keep_record(l);
 }
 
+/* Cancel every task that has not ended (their blocking calls return
+ * -ECANCELED). */
+static void cancel_all(urt_loop *l)
+{
+	for (urt_task *t = l->all; t; t = t->all_next)
+		if (t->state != URT_T_DONE)
+			urt_cancel(t);
+}
+
 /* The ring failed under urt_run or urt_loop_step: cancel every task (their blocking calls
  * return -ECANCELED) and run them to their end so the loop can be torn
  * down; if the ring keeps failing, abandon the loop. Returns true if the
  * loop can be destroyed. */
 static bool wind_down(urt_loop *l)
 {
-	for (urt_task *t = l->all; t; t = t->all_next)
-		if (t->state != URT_T_DONE)
-			urt_cancel(t);
+	cancel_all(l);
 	if (run_until(l, user_tasks, TICK_SYSTEM) == 0)
 		return true;
 	abandon(l);
@@ -370,9 +377,7 @@ int urt_loop_destroy(urt_loop *l)
 	/* refuse new messages, then run loop-internal tasks and the work
 	 * the loop counts (offload jobs) to their end */
 	urt__inbox_set_state(l, URT_LOOP_CLOSING);
-	for (urt_task *t = l->all; t; t = t->all_next)
-		if (t->state != URT_T_DONE)
-			urt_cancel(t);
+	cancel_all(l);
 	l->holds = 0; /* no user task is left to take what a hold waited for */
 	int r = run_until(l, loop_work, TICK_SYSTEM);
 	if (r < 0) {

@@ -161,6 +161,18 @@ static inline bool urt__log_gen_open(uint64_t gen)
 {
 	return atomic_load(&urt__log_hot.g) && urt__log_hot.gen == gen;
 }
+/* A task waiting on the logger (for room, for a flush) naps so its loop
+ * runs on: urt_sleep(*delay) (*slept: its result), *delay grows from
+ * URT_LOG_NAP_FIRST to 1 ms. Returns whether the logger of generation gen
+ * is still open: close cannot wait for the task (it holds the task's loop
+ * thread), so another task of the loop may have closed and freed it. */
+#define URT_LOG_NAP_FIRST 20000
+static inline bool urt__log_task_nap(uint64_t *delay, uint64_t gen, int *slept)
+{
+	*slept = urt_sleep(*delay);
+	*delay = *delay * 2 > 1000000 ? 1000000 : *delay * 2;
+	return urt__log_gen_open(gen);
+}
 void urt__log_wake_writer(struct urt_logger *lg);
 
 /* ---- clock.c: raw timestamps and their conversion ------------------------ */

@@ -247,19 +247,17 @@ int urt_log_flush(void)
 	uint32_t req = atomic_fetch_add(&lg->flush_req, 1) + 1;
 	urt__log_wake_writer(lg);
 	urt__log_futex_wake(&lg->wake);
-	uint64_t delay = 20000, gen = lg->gen;
+	uint64_t delay = URT_LOG_NAP_FIRST, gen = lg->gen;
 	for (;;) {
 		uint32_t done = atomic_load(&lg->flush_done);
 		if ((int32_t)(done - req) >= 0)
 			return 0;
 		if (urt_self()) { /* a task parks; its loop keeps running */
-			if (urt_sleep(delay) < 0)
+			int e;
+			if (!urt__log_task_nap(&delay, gen, &e))
+				return 0; /* closed meanwhile: close wrote everything */
+			if (e < 0)
 				urt_yield();
-			/* closed by another task of this loop meanwhile: lg is
-			 * freed, and close wrote everything before returning */
-			if (!urt__log_gen_open(gen))
-				return 0;
-			delay = delay * 2 > 1000000 ? 1000000 : delay * 2;
 		} else {
 			urt__log_futex_wait(&lg->flush_done, done, 10000000);
 		}

@@ -122,21 +122,17 @@ void *urt__log_ring_wait_room(struct urt_logger *lg, struct urt_log_ring *r, uin
 		return drop(r, level);
 	if (urt_self()) {
 		/* a task: park with a short growing sleep so its loop runs on */
-		uint64_t delay = 20000, gen = lg->gen;
+		uint64_t delay = URT_LOG_NAP_FIRST, gen = lg->gen;
 		for (;;) {
 			urt__log_wake_writer(lg);
-			int e = urt_sleep(delay);
-			/* another task of this loop may have closed the logger
-			 * meanwhile (close cannot wait for us: it holds our
-			 * loop's thread), and lg and r are freed then */
-			if (!urt__log_gen_open(gen))
-				return NULL;
+			int e;
+			if (!urt__log_task_nap(&delay, gen, &e))
+				return NULL; /* closed meanwhile: lg and r are freed */
 			if (e < 0) /* cancelled or past its deadline */
 				return drop(r, level);
 			void *p = urt__log_ring_reserve(r, size, pos);
 			if (p)
 				return p;
-			delay = delay * 2 > 1000000 ? 1000000 : delay * 2;
 		}
 	}
 	if (urt_loop_current()) /* the loop thread outside a task never blocks */
