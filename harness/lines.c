@@ -74,7 +74,9 @@ ssize_t urt_read_line(urt_line_reader *r, char *out, size_t outlen)
 			size_t n = (size_t)(nl - (r->buf + r->start));
 			return emit(r, n, n + 1, out, outlen);
 		}
-		if (have >= r->max)
+		/* only a full buffer (max + 1 bytes, no '\n') is a long line: with
+		 * max bytes its '\n' may still come in the next read */
+		if (have > r->max)
 			return emit(r, r->max, r->max, out, outlen);
 		if (r->eof)
 			return have ? emit(r, have, have, out, outlen) : -ENODATA;

@@ -142,6 +142,49 @@ Test(ready, lines)
 	urt_test_run(lines, NULL);
 }
 
+/* A task body: after a yield, write the string arg to g_wfd. */
+static int g_wfd = -1;
+static void *write_later(void *arg)
+{
+	urt_yield();
+	const char *s = arg;
+	return (void *)(intptr_t)urt_write(g_wfd, s, strlen(s), URT_POS_CURRENT);
+}
+
+static void *exact_max_split(void *arg)
+{
+	(void)arg;
+	int pp[2];
+	cr_assert_eq(pipe(pp), 0);
+	g_wfd = pp[1];
+	urt_line_reader *r;
+	cr_assert_eq(urt_line_reader_new(&r, pp[0], 8), 0);
+	/* a line of exactly max_line bytes whose '\n' comes in a later read */
+	cr_assert_eq(write(pp[1], "01234567", 8), 8);
+	urt_task *t;
+	cr_assert_eq(urt_spawn(&t, write_later, "\nnext\n", NULL), 0);
+	char line[16];
+	cr_expect_eq(urt_read_line(r, line, sizeof line), 8, "kept whole");
+	cr_expect_str_eq(line, "01234567");
+	cr_expect_eq(urt_read_line(r, line, sizeof line), 4, "no empty line from the late '\\n'");
+	cr_expect_str_eq(line, "next");
+	cr_expect_eq(urt_join(t, NULL), 0);
+	/* and at end of input it is a whole last line */
+	cr_assert_eq(write(pp[1], "abcdefgh", 8), 8);
+	close(pp[1]);
+	cr_expect_eq(urt_read_line(r, line, sizeof line), 8);
+	cr_expect_str_eq(line, "abcdefgh");
+	cr_expect_eq(urt_read_line(r, line, sizeof line), -ENODATA);
+	urt_line_reader_free(r);
+	close(pp[0]);
+	return NULL;
+}
+
+Test(ready, line_of_exactly_max_split_across_reads)
+{
+	urt_test_run(exact_max_split, NULL);
+}
+
 static void *line_bad_input(void *arg)
 {
 	(void)arg;
