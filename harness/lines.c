@@ -15,7 +15,7 @@ struct urt_line_reader {
 	size_t end;     /* one past the last byte read */
 	int eof;        /* the fd reported end of input */
 	char *line;     /* scratch line for urt_wait_line (max + 1 bytes) */
-	char buf[];     /* max + 1 bytes: a whole line plus its '\n' */
+	char buf[];     /* max + 2 bytes: a whole line plus its "\r\n" */
 };
 
 int urt_line_reader_new(urt_line_reader **out, int fd, size_t max_line)
@@ -26,7 +26,7 @@ int urt_line_reader_new(urt_line_reader **out, int fd, size_t max_line)
 		max_line = 4096;
 	if (max_line > (1u << 30))
 		return -EINVAL;
-	urt_line_reader *r = malloc(sizeof *r + max_line + 1);
+	urt_line_reader *r = malloc(sizeof *r + max_line + 2);
 	if (!r)
 		return -ENOMEM;
 	r->line = malloc(max_line + 1);
@@ -50,11 +50,13 @@ void urt_line_reader_free(urt_line_reader *r)
 	free(r);
 }
 
-/* Hand n buffered bytes out as a line and consume skip bytes. */
-static ssize_t emit(urt_line_reader *r, size_t n, size_t skip, char *out, size_t outlen)
+/* Hand n buffered bytes out and consume skip bytes. A line's trailing '\r'
+ * is dropped; a piece of a long line (eol false) keeps it: it is data. */
+static ssize_t emit(urt_line_reader *r, size_t n, size_t skip, bool eol, char *out,
+		    size_t outlen)
 {
 	const char *p = r->buf + r->start;
-	if (n && p[n - 1] == '\r')
+	if (eol && n && p[n - 1] == '\r')
 		n--;
 	size_t c = n < outlen - 1 ? n : outlen - 1;
 	memcpy(out, p, c);
@@ -69,23 +71,24 @@ ssize_t urt_read_line(urt_line_reader *r, char *out, size_t outlen)
 		return -EINVAL;
 	for (;;) {
 		size_t have = r->end - r->start;
-		char *nl = memchr(r->buf + r->start, '\n', have);
-		if (nl) {
-			size_t n = (size_t)(nl - (r->buf + r->start));
-			return emit(r, n, n + 1, out, outlen);
-		}
-		/* only a full buffer (max + 1 bytes, no '\n') is a long line: with
-		 * max bytes its '\n' may still come in the next read */
-		if (have > r->max)
-			return emit(r, r->max, r->max, out, outlen);
+		const char *p = r->buf + r->start;
+		char *nl = memchr(p, '\n', have);
+		size_t len = nl ? (size_t)(nl - p) : have; /* the line so far */
+		/* longer than max (a '\r' right after max bytes may be the
+		 * line's end): a piece. With max bytes, or max and a '\r', and
+		 * no '\n' yet, the '\n' may still come in the next read. */
+		if (len > r->max + 1 || (len == r->max + 1 && p[r->max] != '\r'))
+			return emit(r, r->max, r->max, false, out, outlen);
+		if (nl)
+			return emit(r, len, len + 1, true, out, outlen);
 		if (r->eof)
-			return have ? emit(r, have, have, out, outlen) : -ENODATA;
+			return have ? emit(r, have, have, true, out, outlen) : -ENODATA;
 		if (r->start) { /* make room at the end */
 			memmove(r->buf, r->buf + r->start, have);
 			r->start = 0;
 			r->end = have;
 		}
-		ssize_t n = urt_read(r->fd, r->buf + r->end, r->max + 1 - r->end, URT_POS_CURRENT);
+		ssize_t n = urt_read(r->fd, r->buf + r->end, r->max + 2 - r->end, URT_POS_CURRENT);
 		if (n < 0)
 			return n;
 		if (n == 0)

@@ -185,6 +185,37 @@ Test(ready, line_of_exactly_max_split_across_reads)
 	urt_test_run(exact_max_split, NULL);
 }
 
+static void *crlf_at_max(void *arg)
+{
+	(void)arg;
+	int pp[2];
+	cr_assert_eq(pipe(pp), 0);
+	urt_line_reader *r;
+	cr_assert_eq(urt_line_reader_new(&r, pp[0], 8), 0);
+	const char *in = "01234567\r\nabcdefg\rXYZ\nend\n";
+	cr_assert_eq(write(pp[1], in, strlen(in)), (ssize_t)strlen(in));
+	close(pp[1]);
+	char line[16];
+	cr_expect_eq(urt_read_line(r, line, sizeof line), 8, "a CRLF line of max_line bytes");
+	cr_expect_str_eq(line, "01234567");
+	/* a '\r' inside a long line is data, even at the end of a piece */
+	cr_expect_eq(urt_read_line(r, line, sizeof line), 8, "no empty line after it");
+	cr_expect_str_eq(line, "abcdefg\r");
+	cr_expect_eq(urt_read_line(r, line, sizeof line), 3);
+	cr_expect_str_eq(line, "XYZ");
+	cr_expect_eq(urt_read_line(r, line, sizeof line), 3);
+	cr_expect_str_eq(line, "end");
+	cr_expect_eq(urt_read_line(r, line, sizeof line), -ENODATA);
+	urt_line_reader_free(r);
+	close(pp[0]);
+	return NULL;
+}
+
+Test(ready, crlf_line_of_exactly_max)
+{
+	urt_test_run(crlf_at_max, NULL);
+}
+
 static void *line_bad_input(void *arg)
 {
 	(void)arg;
