@@ -34,7 +34,8 @@ typedef struct urt_line_reader urt_line_reader;
 /* Make a reader for fd (not owned: the caller closes it) that keeps lines
  * of up to max_line bytes (0 = 4096), not counting their "\r\n"; longer
  * lines are returned in pieces of max_line bytes (a '\r' in a piece is
- * data, kept). Returns 0 and *out; -EINVAL (NULL, fd < 0); -ENOMEM. */
+ * data, kept). Returns 0 and *out; -EINVAL (NULL, fd < 0, max_line over
+ * 2^30); -ENOMEM. */
 URT_API int urt_line_reader_new(urt_line_reader **out, int fd, size_t max_line);
 /* Free the reader (NULL is fine). */
 URT_API void urt_line_reader_free(urt_line_reader *r);
