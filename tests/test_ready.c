@@ -223,6 +223,7 @@ static void *line_bad_input(void *arg)
 	char line[8];
 	cr_expect_eq(urt_line_reader_new(NULL, 0, 0), -EINVAL);
 	cr_expect_eq(urt_line_reader_new(&r, -1, 0), -EINVAL);
+	cr_expect_eq(urt_line_reader_new(&r, 0, (size_t)1 << 31), -EINVAL, "max_line over 2^30");
 	cr_expect_eq(urt_read_line(NULL, line, sizeof line), -EINVAL);
 	cr_expect_eq(urt_wait_line(NULL, "x", 0, NULL, 0), -EINVAL);
 	int pp[2];
