@@ -64,8 +64,9 @@ typedef struct urt_harness_report {
 	int run_result;      /* urt_run's return value */
 	int timed_out;       /* 1: the body was still running at the deadline */
 	void *result;        /* the body's return value (NULL if it timed out) */
-	unsigned tasks_left; /* tasks other than the body alive after it returned
-			      * (or at the deadline); they were cancelled */
+	unsigned tasks_left; /* tasks alive after the body returned, or at the
+			      * deadline (the body among them then); they
+			      * were cancelled */
 	char task_names[URT_HARNESS_MAX_ITEMS][32]; /* the first ones' names */
 	unsigned fds_left;   /* fds open after the run that were not before */
 	int fds[URT_HARNESS_MAX_ITEMS];             /* the first ones */
