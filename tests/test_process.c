@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "check.h"
 #include "urt_process.h"
@@ -375,4 +376,61 @@ Test(process, wait_outside_task)
 		cr_expect_eq(urt_process_release(p), 1, "never reaped: release reaps it");
 	}
 	cr_expect_eq(urt_loop_destroy(l), 0);
+}
+
+/* ---- fork ------------------------------------------------------------------ */
+
+/* A forked child inherits the records (and pidfds) of its parent's
+ * children, but they are not its children: releasing its copy of a record,
+ * or starting a loop of its own and spawning there, must leave the
+ * parent's running child alone. The forked child reports through its exit
+ * status. */
+static void *spawn_true(void *arg)
+{
+	(void)arg;
+	const char *ok[] = {"true", NULL};
+	urt_process *p;
+	if (spawn_argv(&p, ok) != 0)
+		return (void *)1;
+	int r = urt_process_wait(p, 5 * URT_NS_PER_SEC, NULL);
+	urt_process_release(p);
+	return (void *)(intptr_t)(r != 0);
+}
+
+static int forked_status(pid_t pid)
+{
+	int st = 0;
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void *fork_with_child(void *arg)
+{
+	(void)arg;
+	const char *argv[] = {"sleep", "10", NULL};
+	for (int round = 0; round < 2; round++) {
+		urt_process *p;
+		cr_assert_eq(spawn_argv(&p, argv), 0);
+		pid_t f = fork();
+		if (f == 0) {
+			if (round == 0)
+				_exit(urt_process_release(p) < 0);
+			void *res = (void *)1;
+			_exit(urt_run(spawn_true, NULL, NULL, &res) != 0 || res != NULL);
+		}
+		cr_assert_gt(f, 0);
+		cr_expect_eq(forked_status(f), 0, "round %d", round);
+		urt_sleep(50 * URT_NS_PER_MS); /* a SIGKILL sent would have landed */
+		cr_expect_eq(urt_process_try_wait(p, NULL), -EAGAIN,
+			     "round %d: the parent's child still runs", round);
+		cr_expect_eq(urt_process_release(p), 1, "round %d", round);
+	}
+	return NULL;
+}
+
+Test(process, fork_child_leaves_parent_children_alone)
+{
+	g_flags = 0;
+	urt_test_run(fork_with_child, NULL);
 }

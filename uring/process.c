@@ -32,6 +32,7 @@ enum { P_RUNNING, P_REAPED };
 
 struct urt_process {
 	pid_t pid;                 /* the child's pid (meaningless once reaped) */
+	pid_t owner;               /* the process that spawned it (its parent) */
 	int pidfd;                 /* owned; -1 once reaped */
 	int fds[3];                /* parent's pipe ends, -1 if none / closed */
 	int state;                 /* P_RUNNING / P_REAPED */
@@ -93,6 +94,13 @@ static void kill_reap(urt_process *p)
 {
 	if (p->state == P_REAPED)
 		return;
+	if (p->owner != getpid()) {
+		/* a copy inherited over fork: the child is our parent's, still
+		 * running and not ours to kill (nor can we reap it); only our
+		 * copy of its pidfd goes */
+		mark_reaped(p, NULL);
+		return;
+	}
 	syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
 	siginfo_t si;
 	int r;
@@ -329,6 +337,7 @@ int urt_process_spawn(urt_process **out, const urt_process_opts *o)
 		return -ENOMEM;
 	p->fds[0] = p->fds[1] = p->fds[2] = p->pidfd = -1;
 	p->flags = o->flags;
+	p->owner = getpid();
 	r = do_spawn(p, o);
 	if (r == 0) {
 		/* the pid cannot be recycled before we reap it, so opening
@@ -516,7 +525,7 @@ int urt_process_release(urt_process *p)
 		return -EINVAL;
 	if (p->waiting)
 		return -EBUSY;
-	int killed = p->state != P_REAPED;
+	int killed = p->state != P_REAPED && p->owner == getpid();
 	kill_reap(p);
 	for (int i = 0; i < 3; i++)
 		if (p->fds[i] >= 0)

@@ -12,6 +12,9 @@
  * loop that spawned it ends, every child not yet reaped is killed and
  * reaped as well, so a cancelled task never leaves a zombie behind (the
  * record itself stays valid until urt_process_release()).
+ * A process forked after the spawn holds a copy of the record but the
+ * child is not its own: there, neither urt_process_release() nor a new
+ * loop's first spawn signals or reaps it (they close the copy's fds).
  *
  * Reaping goes through the child's pidfd only (waitid(P_PIDFD)): do not
  * reap urt's children with waitpid(-1, ...) elsewhere, and do not set
@@ -120,7 +123,8 @@ URT_API int urt_process_signal(urt_process *p, int sig);
 /* Free p: close its pipe ends and pidfd; a child not yet reaped is first
  * killed (SIGKILL) and reaped (a short blocking waitid: a killed process
  * exits at once). Works outside a task and after the loop ended (on the
- * thread that spawned it). Returns 0 if the child had been reaped already;
+ * thread that spawned it). Returns 0 if the child had been reaped already
+ * (or belongs to the process this one was forked from: it is left alone);
  * 1 if release reaped it (killing it if it still ran); -EBUSY while a task
  * waits on it (p is not freed); -EINVAL for NULL. */
 URT_API int urt_process_release(urt_process *p);
