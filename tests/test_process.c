@@ -5,6 +5,7 @@
 #include <criterion/parameterized.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -433,4 +434,34 @@ Test(process, fork_child_leaves_parent_children_alone)
 {
 	g_flags = 0;
 	urt_test_run(fork_with_child, NULL);
+}
+
+/* release() from a thread other than the spawner's: the record is still
+ * in the spawning loop's registry (its reaper would touch it after the
+ * free), so the call is refused and the child left running. */
+static void *release_elsewhere(void *arg)
+{
+	return (void *)(intptr_t)urt_process_release(arg);
+}
+
+static void *release_from_other_thread(void *arg)
+{
+	(void)arg;
+	const char *argv[] = {"sleep", "10", NULL};
+	urt_process *p;
+	cr_assert_eq(spawn_argv(&p, argv), 0);
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, release_elsewhere, p), 0);
+	void *r;
+	pthread_join(th, &r);
+	cr_assert_eq((intptr_t)r, -EINVAL, "another thread's release");
+	cr_expect_eq(urt_process_try_wait(p, NULL), -EAGAIN, "the child still runs");
+	cr_expect_eq(urt_process_release(p), 1);
+	return NULL;
+}
+
+Test(process, release_from_other_thread_refused)
+{
+	g_flags = 0;
+	urt_test_run(release_from_other_thread, NULL);
 }

@@ -525,7 +525,13 @@ int urt_process_release(urt_process *p)
 		return -EINVAL;
 	if (p->waiting)
 		return -EBUSY;
-	int killed = p->state != P_REAPED && p->owner == getpid();
+	bool ours = p->owner == getpid();
+	/* a running child is in its loop's registry, which only that loop's
+	 * thread may touch: freeing the record elsewhere would leave it
+	 * there for the reaper to find */
+	if (p->state != P_REAPED && ours && (!reg || reg->loop_id != p->loop_id))
+		return -EINVAL;
+	int killed = p->state != P_REAPED && ours;
 	kill_reap(p);
 	for (int i = 0; i < 3; i++)
 		if (p->fds[i] >= 0)

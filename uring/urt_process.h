@@ -126,7 +126,8 @@ URT_API int urt_process_signal(urt_process *p, int sig);
  * thread that spawned it). Returns 0 if the child had been reaped already
  * (or belongs to the process this one was forked from: it is left alone);
  * 1 if release reaped it (killing it if it still ran); -EBUSY while a task
- * waits on it (p is not freed); -EINVAL for NULL. */
+ * waits on it (p is not freed); -EINVAL for NULL, or on another thread
+ * while the child has not been reaped (p is not freed). */
 URT_API int urt_process_release(urt_process *p);
 
 #ifdef __cplusplus
