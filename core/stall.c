@@ -98,37 +98,13 @@ out:
 
 /* ---- the watchdog thread ------------------------------------------------- */
 
-static void wd_cond_init(void)
+static void wd_init_once(void)
 {
 	pthread_condattr_t a;
 	pthread_condattr_init(&a);
 	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
 	pthread_cond_init(&wd_cond, &a);
 	pthread_condattr_destroy(&a);
-}
-
-/* Fork: the child has no watchdog thread, only a copy of its state. The
- * lock is held across fork so that copy is consistent; the child then
- * forgets the parent's loops (unusable there) and the thread (its stack
- * mapping too), and remakes the condition variable, which may record the
- * parent's watchdog as a waiter. Its first loop starts its own watchdog. */
-static void wd_fork_prepare(void) { pthread_mutex_lock(&wd_lock); }
-static void wd_fork_parent(void) { pthread_mutex_unlock(&wd_lock); }
-static void wd_fork_child(void)
-{
-	if (wd_running)
-		munmap(wd_stack, wd_stack_size);
-	wd_loops = NULL;
-	wd_running = false;
-	wd_stack = NULL;
-	wd_cond_init();
-	pthread_mutex_unlock(&wd_lock);
-}
-
-static void wd_init_once(void)
-{
-	wd_cond_init();
-	pthread_atfork(wd_fork_prepare, wd_fork_parent, wd_fork_child);
 	struct sigaction old;
 	if (sigaction(stall_signal(), NULL, &old) != 0 || old.sa_handler != SIG_DFL)
 		return; /* the application owns this signal */

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "check.h"
@@ -234,44 +233,4 @@ Test(stall, two_loops_one_watchdog, .init = warm_unwinder)
 	cr_expect_eq(count(report_text(), "urt: stall: task "), 2, "%s", report_text());
 	urt_test_baseline_check(b);
 	close(report_fd);
-}
-
-/* A child forked while a loop (and so the watchdog) runs has no watchdog
- * thread, only the parent's copy of its state: a loop the child starts
- * must get a watchdog of its own and catch a stall. The child reports
- * through its exit status: 1 urt_run failed, 2 the stall was not counted,
- * 3 not reported. */
-static int child_stall(void)
-{
-	urt_config cfg = stall_cfg(40 * URT_NS_PER_MS);
-	void *stalls = NULL;
-	if (urt_run(spawn_named, (void *)(uintptr_t)(300 * URT_NS_PER_MS), &cfg, &stalls) != 0)
-		return 1;
-	if ((uintptr_t)stalls != 1)
-		return 2;
-	return strstr(report_text(), "\"spinner\" has held loop ") ? 0 : 3;
-}
-
-static void *fork_while_watched(void *arg)
-{
-	(void)arg;
-	urt_sleep(20 * URT_NS_PER_MS); /* the watchdog runs (and waits) now */
-	pid_t pid = fork();
-	if (pid == 0)
-		_exit(child_stall());
-	cr_assert_gt(pid, 0);
-	int st = 0;
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	return (void *)(intptr_t)(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-}
-
-Test(stall, forked_child_gets_its_own_watchdog, .init = warm_unwinder)
-{
-#ifdef __SANITIZE_THREAD__
-	cr_skip_test("TSan cannot start threads after a multi-threaded fork");
-#endif
-	/* the parent's own threshold is long: it blocks in waitpid */
-	urt_config cfg = {.stall_ns = 10 * URT_NS_PER_SEC};
-	void *r = urt_test_run_cfg(fork_while_watched, NULL, &cfg);
-	cr_expect_eq((intptr_t)r, 0, "child's verdict: %d", (int)(intptr_t)r);
 }
