@@ -151,6 +151,20 @@ static void *write_later(void *arg)
 	return (void *)(intptr_t)urt_write(g_wfd, s, strlen(s), URT_POS_CURRENT);
 }
 
+/* The next line from r is want, or (want NULL) the input has ended; msg:
+ * what the check is about. */
+static void expect_line(urt_line_reader *r, const char *want, const char *msg)
+{
+	char line[16];
+	ssize_t n = urt_read_line(r, line, sizeof line);
+	if (!want) {
+		cr_expect_eq(n, -ENODATA, "%s", msg);
+		return;
+	}
+	cr_expect_eq(n, (ssize_t)strlen(want), "%s", msg);
+	cr_expect_str_eq(line, want, "%s", msg);
+}
+
 static void *exact_max_split(void *arg)
 {
 	(void)arg;
@@ -163,18 +177,14 @@ static void *exact_max_split(void *arg)
 	cr_assert_eq(write(pp[1], "01234567", 8), 8);
 	urt_task *t;
 	cr_assert_eq(urt_spawn(&t, write_later, "\nnext\n", NULL), 0);
-	char line[16];
-	cr_expect_eq(urt_read_line(r, line, sizeof line), 8, "kept whole");
-	cr_expect_str_eq(line, "01234567");
-	cr_expect_eq(urt_read_line(r, line, sizeof line), 4, "no empty line from the late '\\n'");
-	cr_expect_str_eq(line, "next");
+	expect_line(r, "01234567", "kept whole");
+	expect_line(r, "next", "no empty line from the late '\\n'");
 	cr_expect_eq(urt_join(t, NULL), 0);
 	/* and at end of input it is a whole last line */
 	cr_assert_eq(write(pp[1], "abcdefgh", 8), 8);
 	close(pp[1]);
-	cr_expect_eq(urt_read_line(r, line, sizeof line), 8);
-	cr_expect_str_eq(line, "abcdefgh");
-	cr_expect_eq(urt_read_line(r, line, sizeof line), -ENODATA);
+	expect_line(r, "abcdefgh", "a whole last line at end of input");
+	expect_line(r, NULL, "end of input");
 	urt_line_reader_free(r);
 	close(pp[0]);
 	return NULL;
@@ -195,17 +205,12 @@ static void *crlf_at_max(void *arg)
 	const char *in = "01234567\r\nabcdefg\rXYZ\nend\n";
 	cr_assert_eq(write(pp[1], in, strlen(in)), (ssize_t)strlen(in));
 	close(pp[1]);
-	char line[16];
-	cr_expect_eq(urt_read_line(r, line, sizeof line), 8, "a CRLF line of max_line bytes");
-	cr_expect_str_eq(line, "01234567");
+	expect_line(r, "01234567", "a CRLF line of max_line bytes");
 	/* a '\r' inside a long line is data, even at the end of a piece */
-	cr_expect_eq(urt_read_line(r, line, sizeof line), 8, "no empty line after it");
-	cr_expect_str_eq(line, "abcdefg\r");
-	cr_expect_eq(urt_read_line(r, line, sizeof line), 3);
-	cr_expect_str_eq(line, "XYZ");
-	cr_expect_eq(urt_read_line(r, line, sizeof line), 3);
-	cr_expect_str_eq(line, "end");
-	cr_expect_eq(urt_read_line(r, line, sizeof line), -ENODATA);
+	expect_line(r, "abcdefg\r", "no empty line after it");
+	expect_line(r, "XYZ", "");
+	expect_line(r, "end", "");
+	expect_line(r, NULL, "end of input");
 	urt_line_reader_free(r);
 	close(pp[0]);
 	return NULL;
