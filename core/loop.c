@@ -204,18 +204,25 @@ static void keep_record(urt_loop *l)
 	pthread_mutex_unlock(&closed_lock);
 }
 
-/* The ring keeps failing with work in flight: give the loop up. Its
- * memory is never freed and its ring never closed (the kernel may still
- * write into task stacks and the backend), it refuses submissions, and
- * the thread may start a new loop. Messages posted before it closed still
- * run once, as urt_loop_destroy's last drain runs them: each sees the loop
- * closing and lets its poster go (a submission's future gets -ESHUTDOWN)
- * instead of waiting for ever in a dead inbox. */
-static void abandon(urt_loop *l)
+/* The end of a loop for other threads, whether it is destroyed or
+ * abandoned: no poster touches it after this, and the messages posted
+ * before run once, each seeing the loop closing and letting its poster go
+ * (a submission's future gets -ESHUTDOWN) instead of waiting for ever in
+ * a dead inbox; the stall watchdog stops looking at it. */
+static void close_to_others(urt_loop *l)
 {
 	urt__inbox_set_state(l, URT_LOOP_CLOSED);
 	urt__inbox_drain(l);
 	urt__stall_loop_stop(l);
+}
+
+/* The ring keeps failing with work in flight: give the loop up. Its
+ * memory is never freed and its ring never closed (the kernel may still
+ * write into task stacks and the backend), it refuses submissions, and
+ * the thread may start a new loop. */
+static void abandon(urt_loop *l)
+{
+	close_to_others(l);
 	urt__this_loop = NULL;
 	keep_record(l);
 }
@@ -386,9 +393,7 @@ int urt_loop_destroy(urt_loop *l)
 		abandon(l);
 		return r;
 	}
-	urt__inbox_set_state(l, URT_LOOP_CLOSED); /* no poster touches the backend after this */
-	urt__inbox_drain(l);
-	urt__stall_loop_stop(l);
+	close_to_others(l); /* before the backend goes: posters write to it */
 	urt__stats_loop_closed(l);
 	urt__backend_fini(l);
 	urt__this_loop = NULL;
