@@ -94,10 +94,10 @@ URT_API int urt_log_open(const urt_log_config *cfg);
  * may touch the freed logger). Close does let a plain thread it finds
  * waiting for room (block policy) finish: its record is written, or
  * dropped and counted if the writer was already stopping. A task of the
- * calling thread's own loop that waits
- * for room or in urt_log_flush cannot run until close returns: it then
- * finds the logger closed (its record is not written, its flush returns
- * 0: close wrote everything before). Returns 0; -ENOENT if no logger is
+ * calling thread's own loop that waits for room or in urt_log_flush
+ * cannot run until close returns: it then finds the logger closed (its
+ * record is not written, its flush returns 0: close wrote everything
+ * before). Returns 0; -ENOENT if no logger is
  * open; -ECHILD in a forked child (the inherited logger is then released
  * without writing, and its crash handlers removed; open a new one). */
 URT_API int urt_log_close(void);

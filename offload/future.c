@@ -27,7 +27,6 @@ static void futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t ns)
 	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, ns == UINT64_MAX ? NULL : &ts, NULL, 0);
 }
 
-
 void urt__future_init(urt_future *f)
 {
 	atomic_init(&f->state, URT_FUT_PENDING);
